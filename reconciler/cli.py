@@ -1,0 +1,159 @@
+"""The `reconciler` command line: thin wrappers that call the pipeline and set the exit status.
+
+Every flag also reads `RECONCILER_<FLAG>` from the environment (SPEC section 4), so a
+Kubernetes ConfigMap can configure the daemon without a command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from reconciler import __version__, access, load, spec
+from reconciler.errors import ReconcilerError, SpecError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Command = args.command
+    try:
+        return command(args)
+    except SpecError as exc:
+        print(f"invalid document: {exc}", file=sys.stderr)
+        return 1
+    except ReconcilerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _validate(args: argparse.Namespace) -> int:
+    document = load.load_spec(args.desired)
+    print(
+        f"{args.desired}: valid ({len(document.accounts)} accounts, "
+        f"{len(document.access.roles)} roles, {len(document.groups)} groups)"
+    )
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of the document, for editors (yaml-language-server)."""
+    schema = spec.Spec.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "reconciler desired state (desired/accounts.yaml)"
+    return schema
+
+
+def _ways(args: argparse.Namespace) -> list[access.Way]:
+    document = load.load_spec(args.desired)
+    return access.ways_in(document, ids={}, user=args.user)
+
+
+def _profiles(args: argparse.Namespace) -> int:
+    document = load.load_spec(args.desired)
+    ways = access.ways_in(document, ids={}, user=args.user)
+    mfa_serial = args.mfa_serial or _default_mfa_serial(document.source_account_id, args.user)
+    print(
+        access.render_profiles(ways, source_profile=args.source_profile, mfa_serial=mfa_serial),
+        end="",
+    )
+    return 0
+
+
+def _default_mfa_serial(source_account_id: str, user: str | None) -> str:
+    if user:
+        return f"arn:aws:iam::{source_account_id}:mfa/{user}"
+    print(
+        "note: pass --user NAME or --mfa-serial ARN to fill in mfa_serial for your MFA device",
+        file=sys.stderr,
+    )
+    return f"arn:aws:iam::{source_account_id}:mfa/YOUR-IAM-USER-NAME"
+
+
+def _links(args: argparse.Namespace) -> int:
+    print(access.render_links(_ways(args)), end="")
+    return 0
+
+
+class _EnvDefault(argparse.Action):
+    """An option whose default comes from RECONCILER_<FLAG> when that variable is set."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        variable = "RECONCILER_" + dest.upper()
+        if variable in os.environ:
+            kwargs["default"] = os.environ[variable]
+            kwargs["required"] = False
+        kwargs["help"] = f"{kwargs.get('help', '')} [env {variable}]".strip()
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="GitOps for AWS Organizations and cross-account access.",
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=handler)
+        sub.add_argument(
+            "--desired",
+            action=_EnvDefault,
+            default="desired/accounts.yaml",
+            help="the desired-state document",
+        )
+        return sub
+
+    command("validate", _validate, "check the document offline; no AWS call")
+    command("schema", _schema, "print the JSON Schema of the document")
+    for name, handler, help_text in (
+        ("profiles", _profiles, "print an ~/.aws/config profile per granted account and role"),
+        ("links", _links, "print a console switch-role link per granted account and role"),
+    ):
+        sub = command(name, handler, help_text)
+        sub.add_argument(
+            "--user",
+            action=_EnvDefault,
+            default=None,
+            help="only what this IAM user's groups grant",
+        )
+        if name == "profiles":
+            sub.add_argument(
+                "--source-profile",
+                action=_EnvDefault,
+                default="default",
+                help="the profile holding your IAM user's keys",
+            )
+            sub.add_argument(
+                "--mfa-serial",
+                action=_EnvDefault,
+                default=None,
+                help="your MFA device's ARN (default: built from --user)",
+            )
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Read `accounts.yaml` into a `spec.Spec`, or raise `SpecError` naming every problem's position.
+
+The only I/O here is reading the one file. PyYAML composes the text into nodes, whose marks
+give each value's line and column; pydantic's error locations (`accounts.1.email`) are mapped
+back through those marks. Whatever the input, the result is a `Spec` or a `SpecError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from reconciler import spec
+from reconciler.errors import SpecError, SpecIssue
+
+# A document this large is a mistake or an alias bomb ("billion laughs"), not an organization.
+_MAX_NODES = 500_000
+
+
+def load_spec(path: str | Path) -> spec.Spec:
+    """Read and validate the document at `path`."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(
+            [SpecIssue(name, 1, 1, "", f"cannot read the file: {exc.strerror}")]
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError([SpecIssue(name, 1, 1, "", "the file is not UTF-8 text")]) from exc
+    return parse_spec(text, name)
+
+
+def parse_spec(text: str, filename: str) -> spec.Spec:
+    """Validate a document given as text; `filename` is used in error messages."""
+    node, data = _parse_yaml(text, filename)
+    positions = _Positions(filename)
+    positions.walk(node, ())
+    if positions.issues:
+        raise SpecError(positions.issues)
+    try:
+        document = spec.Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError([_issue(positions, error) for error in exc.errors()]) from None
+    except RecursionError:
+        raise SpecError([SpecIssue(filename, 1, 1, "", "the document refers to itself")]) from None
+    problems = spec.check_references(document)
+    if problems:
+        raise SpecError([positions.issue(loc, message) for loc, message in problems])
+    return document
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[yaml.Node, Any]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise SpecError([SpecIssue(filename, 1, 1, "", "the document is empty")])
+        return node, loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        raise SpecError(
+            [SpecIssue(filename, line, column, "", f"YAML syntax: {problem}")]
+        ) from None
+    except yaml.YAMLError as exc:  # reader errors: characters YAML does not allow
+        raise SpecError([SpecIssue(filename, 1, 1, "", f"YAML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([SpecIssue(filename, 1, 1, "", "the document nests too deeply")]) from None
+    finally:
+        loader.dispose()
+
+
+@dataclass
+class _Positions:
+    """Line and column of every key and value in the document, by location."""
+
+    filename: str
+    values: dict[spec.Loc, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[spec.Loc, tuple[int, int]] = field(default_factory=dict)
+    issues: list[SpecIssue] = field(default_factory=list)
+    _count: int = 0
+
+    def walk(self, node: yaml.Node, loc: spec.Loc) -> None:
+        self._count += 1
+        if self._count > _MAX_NODES:
+            if self._count == _MAX_NODES + 1:
+                self.issues.append(self.issue((), f"the document has over {_MAX_NODES} values"))
+            return
+        self.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.walk(item, (*loc, index))
+        elif isinstance(node, yaml.MappingNode):
+            self._walk_mapping(node, loc)
+
+    def _walk_mapping(self, node: yaml.MappingNode, loc: spec.Loc) -> None:
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.tag)
+            here = (*loc, key)
+            self.keys[here] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in seen and key != "<<":
+                self.issues.append(self.issue(here, f"key {key!r} appears twice", at_key=True))
+            seen.add(key)
+            self.walk(value_node, here)
+
+    def issue(self, loc: spec.Loc, message: str, *, at_key: bool = False) -> SpecIssue:
+        line, column = self.position(loc, at_key=at_key)
+        return SpecIssue(self.filename, line, column, _dotted(loc), message)
+
+    def position(self, loc: spec.Loc, *, at_key: bool) -> tuple[int, int]:
+        if at_key and loc in self.keys:
+            return self.keys[loc]
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.values:
+                return self.values[loc[:end]]
+        return (1, 1)
+
+
+def _issue(positions: _Positions, error: Any) -> SpecIssue:
+    loc: spec.Loc = tuple(error["loc"])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        allowed = ", ".join(_allowed_keys(loc[:-1])) or "none"
+        return positions.issue(
+            loc, f"unknown key {loc[-1]!r}; allowed here: {allowed}", at_key=True
+        )
+    if kind == "missing":
+        return positions.issue(loc, f"required key {loc[-1]!r} is missing")
+    return positions.issue(loc, _message(error))
+
+
+def _message(error: Any) -> str:
+    message = str(error["msg"])
+    if error["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    if error["type"] in {"model_type", "dict_type"}:
+        message = "expected a mapping of keys to values"
+    elif error["type"] in {"tuple_type", "list_type"}:
+        message = "expected a list"
+    return message
+
+
+def _allowed_keys(loc: spec.Loc) -> list[str]:
+    """The keys the model at `loc` accepts, for 'unknown key' messages."""
+    model: type[BaseModel] = spec.Spec
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = model.model_fields.get(part)
+        nested = _nested_model(info.annotation) if info else None
+        if nested is None:
+            return []
+        model = nested
+    return list(model.model_fields)
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _nested_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _dotted(loc: spec.Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
