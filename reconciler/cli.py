@@ -13,8 +13,10 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from reconciler import __version__, access, load, spec
-from reconciler.errors import ReconcilerError, SpecError
+from reconciler import __version__, access, load, reconcile, render, spec, state
+from reconciler.aws import read
+from reconciler.errors import AwsError, ReconcilerError, SpecError
+from reconciler.plan import Status
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -55,14 +57,59 @@ def json_schema() -> dict[str, Any]:
     return schema
 
 
-def _ways(args: argparse.Namespace) -> list[access.Way]:
+def _plan(args: argparse.Namespace) -> int:
     document = load.load_spec(args.desired)
-    return access.ways_in(document, ids={}, user=args.user)
+    result = _reconcile(document, args, apply=False)
+    print(render.render(result.plan, render.Format(args.format)), end="")
+    if result.refused:
+        print(f"apply would refuse this plan: {result.refused}", file=sys.stderr)
+    if result.refused or result.plan.unreachable:
+        return 1
+    return 0 if result.plan.empty else 2
+
+
+def _apply(args: argparse.Namespace) -> int:
+    document = load.load_spec(args.desired)
+    result = _reconcile(document, args, apply=True)
+    print(render.text(result.plan), end="")
+    if result.refused:
+        print(f"refused, nothing was changed: {result.refused}", file=sys.stderr)
+        return 1
+    for outcome in result.outcomes:
+        if outcome.status != Status.APPLIED:
+            print(f"{outcome.status}: {outcome.change.line()}: {outcome.error}", file=sys.stderr)
+    applied = sum(o.status == Status.APPLIED for o in result.outcomes)
+    print(f"Applied {applied} of {len(result.plan.changes)} changes.")
+    return 0 if result.converged else 1
+
+
+def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) -> reconcile.Result:
+    concurrency = int(args.concurrency)
+    sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency)
+    return reconcile.reconcile(document, sessions, apply=apply, concurrency=concurrency)
+
+
+def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[access.Way]]:
+    document = load.load_spec(args.desired)
+    return document, access.ways_in(document, ids=_created_ids(document, args), user=args.user)
+
+
+def _created_ids(document: spec.Spec, args: argparse.Namespace) -> dict[str, str]:
+    """Ids of accounts created from the document, looked up by email; none when offline."""
+    if all(account.id for account in document.accounts):
+        return {}
+    sessions = reconcile.sessions_for(document, args.endpoint_url, 1)
+    try:
+        live = read.list_accounts(sessions)
+    except AwsError as exc:
+        print(f"note: could not look up account ids ({exc})", file=sys.stderr)
+        return {}
+    matched = state.match_accounts(document, live)
+    return {name: account.id for name, account in matched.items() if account.id}
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    document = load.load_spec(args.desired)
-    ways = access.ways_in(document, ids={}, user=args.user)
+    document, ways = _ways(args)
     mfa_serial = args.mfa_serial or _default_mfa_serial(document.source_account_id, args.user)
     print(
         access.render_profiles(ways, source_profile=args.source_profile, mfa_serial=mfa_serial),
@@ -82,7 +129,7 @@ def _default_mfa_serial(source_account_id: str, user: str | None) -> str:
 
 
 def _links(args: argparse.Namespace) -> int:
-    print(access.render_links(_ways(args)), end="")
+    print(access.render_links(_ways(args)[1]), end="")
     return 0
 
 
@@ -129,10 +176,23 @@ def _parser() -> argparse.ArgumentParser:
     command("validate", _validate, "check the document offline; no AWS call")
     command("schema", _schema, "print the JSON Schema of the document")
     for name, handler, help_text in (
+        ("plan", _plan, "print the changes apply would make (exit 0 none, 2 some, 1 error)"),
+        ("apply", _apply, "one reconcile pass: plan, then make the changes"),
+    ):
+        sub = _aws_options(command(name, handler, help_text))
+        if name == "plan":
+            sub.add_argument(
+                "--format",
+                action=_EnvDefault,
+                default="text",
+                choices=[f.value for f in render.Format],
+                help="output format",
+            )
+    for name, handler, help_text in (
         ("profiles", _profiles, "print an ~/.aws/config profile per granted account and role"),
         ("links", _links, "print a console switch-role link per granted account and role"),
     ):
-        sub = command(name, handler, help_text)
+        sub = _aws_options(command(name, handler, help_text))
         sub.add_argument(
             "--user",
             action=_EnvDefault,
@@ -153,6 +213,23 @@ def _parser() -> argparse.ArgumentParser:
                 help="your MFA device's ARN (default: built from --user)",
             )
     return parser
+
+
+def _aws_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument(
+        "--endpoint-url",
+        action=_EnvDefault,
+        default=None,
+        help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)",
+    )
+    sub.add_argument(
+        "--concurrency",
+        action=_EnvDefault,
+        default=16,
+        type=int,
+        help="accounts read and changed in parallel",
+    )
+    return sub
 
 
 if __name__ == "__main__":

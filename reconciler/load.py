@@ -55,7 +55,12 @@ def parse_spec(text: str, filename: str) -> spec.Spec:
 
 
 def _parse_yaml(text: str, filename: str) -> tuple[yaml.Node, Any]:
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character when it is built, so it belongs inside the try.
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text, exc.position)
+        raise SpecError([SpecIssue(filename, line, column, "", f"YAML: {exc.reason}")]) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -70,10 +75,44 @@ def _parse_yaml(text: str, filename: str) -> tuple[yaml.Node, Any]:
         ) from None
     except yaml.YAMLError as exc:  # reader errors: characters YAML does not allow
         raise SpecError([SpecIssue(filename, 1, 1, "", f"YAML: {exc}")]) from None
+    except (ValueError, OverflowError):  # PyYAML's scanner calls chr() on any \U escape
+        mark = loader.get_mark()
+        raise SpecError(
+            [
+                SpecIssue(
+                    filename,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "",
+                    "YAML syntax: an escape sequence names no Unicode character",
+                )
+            ]
+        ) from None
     except RecursionError:
         raise SpecError([SpecIssue(filename, 1, 1, "", "the document nests too deeply")]) from None
     finally:
         loader.dispose()
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, raising a positioned error for values it cannot convert.
+
+    The safe constructors let Python's own errors escape for some scalars: `2001-02-29` (a date
+    that does not exist), `!!int abc`, `!!bool maybe`.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError, KeyError, TypeError) as exc:
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            what = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+            problem = f"cannot read {what} as {kind} ({exc}); quote it to keep it as text"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
+
+
+def _line_column(text: str, position: int) -> tuple[int, int]:
+    return text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
 
 
 @dataclass
@@ -85,6 +124,7 @@ class _Positions:
     keys: dict[spec.Loc, tuple[int, int]] = field(default_factory=dict)
     issues: list[SpecIssue] = field(default_factory=list)
     _count: int = 0
+    _open: set[int] = field(default_factory=set)  # ids of the nodes enclosing the current one
 
     def walk(self, node: yaml.Node, loc: spec.Loc) -> None:
         self._count += 1
@@ -93,11 +133,16 @@ class _Positions:
                 self.issues.append(self.issue((), f"the document has over {_MAX_NODES} values"))
             return
         self.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if id(node) in self._open:  # an alias inside its own anchor: `&a [*a]`
+            self.issues.append(self.issue(loc, "this value contains an alias to itself"))
+            return
+        self._open.add(id(node))
         if isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 self.walk(item, (*loc, index))
         elif isinstance(node, yaml.MappingNode):
             self._walk_mapping(node, loc)
+        self._open.discard(id(node))
 
     def _walk_mapping(self, node: yaml.MappingNode, loc: spec.Loc) -> None:
         seen: set[str] = set()

@@ -29,23 +29,30 @@ from reconciler import policies
 MAX_UNIT_DEPTH = 5  # Organizations: OUs nest at most five levels below the root
 MAX_ROLE_POLICIES = 10  # IAM: default quota of managed policies attached to one role
 MAX_TAGS = 50  # Organizations: tags per account
-ACCOUNT_ID_PLACEHOLDER = "0" * 12  # sizes a grant before the account exists: ids are 12 digits
+# Sizes a grant before the account exists: ids are 12 characters. Each account gets its own
+# placeholder (never a real id), or every uncreated account's ARN would collapse into one.
+ACCOUNT_ID_PLACEHOLDER = "#{:011d}"
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
+# ASCII and \Z: `\d` would take other scripts' digits, `$` a trailing newline.
+_ACCOUNT_ID = re.compile(r"^\d{12}\Z", re.ASCII)
 # The pattern CreateAccount enforces on Email, 6 to 64 characters.
-_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$")
-_IAM_NAME = re.compile(r"^[\w+=,.@-]+$")
+_EMAIL = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+\Z")
+_IAM_NAME = re.compile(r"^[\w+=,.@-]+\Z", re.ASCII)  # IAM takes ASCII letters only
 # Account names appear in CLI profile names, switch-role links and metric labels.
-_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$")
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+\Z", re.ASCII)
 _TAG_TEXT = re.compile(r"^[\w\s+=.:/@-]*$")
 
 
 def _account_id(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
+        # Only a 12-digit number reads back as written: YAML drops leading zeros, and reads
+        # `012345670123` as an octal number, so padding anything shorter would suggest a wrong id.
+        exact = _ACCOUNT_ID.match(f"{value}")
+        example = f'as "{value}"' if exact else 'like "123456789012"'
         raise ValueError(
-            f'account id {value} must be quoted, as "{value:012d}": '
-            "an unquoted number loses its leading zeros"
+            f"account id {value} must be quoted, {example}: "
+            "YAML reads an unquoted number as an integer, losing leading zeros"
         )
     if isinstance(value, str) and not _ACCOUNT_ID.match(value):
         raise ValueError(f'account id {value!r} must be exactly 12 digits, like "123456789012"')
@@ -350,12 +357,11 @@ def _check_grant(
 
 
 def _sized_arns(spec: Spec, group: Group) -> list[str]:
-    accounts = {account.name: account for account in spec.accounts}
-    return [
-        policies.role_arn(accounts[g.account].id or ACCOUNT_ID_PLACEHOLDER, g.role)
-        for g in group.grants
-        if g.account in accounts
-    ]
+    ids = {
+        account.name: account.id or ACCOUNT_ID_PLACEHOLDER.format(index)
+        for index, account in enumerate(spec.accounts)
+    }
+    return [policies.role_arn(ids[g.account], g.role) for g in group.grants if g.account in ids]
 
 
 def _check_protected(spec: Spec) -> Iterator[Problem]:

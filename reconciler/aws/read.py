@@ -1,0 +1,231 @@
+"""Live readers: the organization, the roles in each declared account, the source account's
+groups and users, returned as one `state.OrgState`.
+
+Reads only; never changes anything. Accounts are read in parallel with bounded concurrency,
+and one account's failure is recorded in `OrgState.unreachable` while the rest go on. Calls
+per account are kept to what the data needs: the account's tags (ListTagsForResource), its
+roles' trust and session settings (ListRoles) and its roles' policies and tags
+(GetAccountAuthorizationDetails).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from reconciler import policies, spec, state
+from reconciler.aws.sessions import Sessions, call, each_page, pages
+from reconciler.errors import AwsError
+
+_SERVICE_ROLE_PATH = "/aws-service-role/"  # AWS-owned; never ours to read or change
+
+
+@dataclass(frozen=True)
+class _Org:
+    management_account_id: str
+    root_id: str
+    units: dict[state.UnitPath, state.Unit]
+    accounts: list[state.Account]
+
+
+def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) -> state.OrgState:
+    """The live state of everything the document could manage."""
+    org = read_organization(
+        sessions, declared_units=set(spec.unit_paths(document.organization.units))
+    )
+    matched = {
+        live.id: document.account(name)
+        for name, live in state.match_accounts(document, org.accounts).items()
+        if live.id is not None
+    }
+    accounts, unreachable = _read_accounts(document, sessions, org.accounts, matched, concurrency)
+    groups, users = read_source(sessions, document.source_account_id)
+    return state.OrgState(
+        units=org.units,
+        accounts=tuple(accounts),
+        groups=groups,
+        root_id=org.root_id,
+        management_account_id=org.management_account_id,
+        unreachable=unreachable,
+        users=users,
+    )
+
+
+def read_organization(sessions: Sessions, declared_units: set[state.UnitPath]) -> _Org:
+    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight."""
+    client = sessions.client("organizations")
+    organization = call(client, "describe_organization")["Organization"]
+    root_id = next(iter(pages(client, "list_roots", "Roots")))["Id"]
+    units: dict[state.UnitPath, state.Unit] = {}
+    accounts: list[state.Account] = []
+    parents: list[tuple[state.UnitPath, str]] = [((), root_id)]
+    while parents:
+        path, parent_id = parents.pop()
+        for account in pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent_id):
+            accounts.append(_account(account, path))
+        for ou in pages(
+            client,
+            "list_organizational_units_for_parent",
+            "OrganizationalUnits",
+            ParentId=parent_id,
+        ):
+            child = (*path, ou["Name"])
+            # Tags only matter for units the document no longer declares: the marker decides
+            # whether prune may delete them.
+            managed = child not in declared_units and _has_marker(
+                pages(client, "list_tags_for_resource", "Tags", ResourceId=ou["Id"])
+            )
+            units[child] = state.Unit(child, ou["Id"], managed)
+            parents.append((child, ou["Id"]))
+    accounts += _in_flight(client)
+    return _Org(organization["MasterAccountId"], root_id, units, accounts)
+
+
+def list_accounts(sessions: Sessions) -> list[state.Account]:
+    """Every account of the organization, without units or roles: enough to look up ids."""
+    client = sessions.client("organizations")
+    return [_account(raw, ()) for raw in pages(client, "list_accounts", "Accounts")]
+
+
+def _account(raw: Mapping[str, Any], unit: state.UnitPath) -> state.Account:
+    return state.Account(
+        name=raw.get("Name", ""),
+        email=raw.get("Email", ""),
+        id=raw["Id"],
+        unit=unit,
+        tags={},
+        roles=None if raw.get("Status", "ACTIVE") != "ACTIVE" else {},
+    )
+
+
+def _in_flight(client: Any) -> list[state.Account]:
+    """CreateAccount requests still in progress: they count as their account (never twice)."""
+    return [
+        state.Account(name=r.get("AccountName", ""), email="", id=None, create_request=r["Id"])
+        for r in pages(
+            client, "list_create_account_status", "CreateAccountStatuses", States=["IN_PROGRESS"]
+        )
+    ]
+
+
+def _read_accounts(
+    document: spec.Spec,
+    sessions: Sessions,
+    live: list[state.Account],
+    matched: Mapping[str, spec.Account],
+    concurrency: int,
+) -> tuple[list[state.Account], dict[str, str]]:
+    unreachable: dict[str, str] = {}
+    result = [a for a in live if a.id not in matched]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = {
+            pool.submit(_read_account, document, sessions, a, matched[a.id]): a
+            for a in live
+            if a.id is not None and a.id in matched
+        }
+        for future in concurrent.futures.as_completed(futures):
+            account = futures[future]
+            declared = matched[account.id or ""]
+            try:
+                result.append(future.result())
+            except AwsError as exc:
+                unreachable[declared.name] = str(exc)
+                result.append(replace(account, name=declared.name, roles=None))
+    return result, unreachable
+
+
+def _read_account(
+    document: spec.Spec, sessions: Sessions, account: state.Account, declared: spec.Account
+) -> state.Account:
+    assert account.id is not None
+    if account.roles is None:
+        raise AwsError(f"account {declared.name} is not ACTIVE (suspended or closing)")
+    organizations = sessions.client("organizations")
+    tags = pages(organizations, "list_tags_for_resource", "Tags", ResourceId=account.id)
+    wanted = {name.lower() for name in document.role_names(declared)}
+    wanted.discard(document.organization.bootstrap_role.lower())
+    roles = read_roles(
+        sessions.client("iam", account.id), wanted, document.organization.bootstrap_role
+    )
+    return replace(
+        account, name=declared.name, tags={t["Key"]: t["Value"] for t in tags}, roles=roles
+    )
+
+
+def read_roles(iam: Any, wanted: set[str], bootstrap_role: str) -> dict[str, state.Role]:
+    """The declared roles (names lowercased in `wanted`) and every role carrying our marker."""
+    sessions_by_name = {
+        r["RoleName"]: int(r.get("MaxSessionDuration", 3600))
+        for r in pages(iam, "list_roles", "Roles")
+    }
+    roles = {}
+    details = pages(iam, "get_account_authorization_details", "RoleDetailList", Filter=["Role"])
+    for detail in details:
+        name = detail["RoleName"]
+        managed = _has_marker(detail.get("Tags", []))
+        if (
+            detail.get("Path", "/").startswith(_SERVICE_ROLE_PATH)
+            or name.lower() == bootstrap_role.lower()
+        ):
+            continue
+        if name.lower() not in wanted and not managed:
+            continue
+        roles[name] = state.Role(
+            name=name,
+            trust_policy=_document(detail.get("AssumeRolePolicyDocument", {})),
+            policies=frozenset(p["PolicyArn"] for p in detail.get("AttachedManagedPolicies", [])),
+            inline_policies={
+                p["PolicyName"]: _document(p["PolicyDocument"])
+                for p in detail.get("RolePolicyList", [])
+            },
+            max_session_duration=sessions_by_name.get(name, 3600),
+            managed=managed,
+        )
+    return roles
+
+
+def read_source(
+    sessions: Sessions, source_account_id: str
+) -> tuple[dict[str, state.Group], frozenset[str]]:
+    """Groups (with our grant policy and members) and users of the source account, in one
+    paginated GetAccountAuthorizationDetails call."""
+    iam = sessions.client("iam", source_account_id)
+    members: dict[str, set[str]] = {}
+    users: set[str] = set()
+    raw_groups = []
+    for page in each_page(iam, "get_account_authorization_details", Filter=["User", "Group"]):
+        for user in page.get("UserDetailList", []):
+            users.add(user["UserName"])
+            for group in user.get("GroupList", []):
+                members.setdefault(group, set()).add(user["UserName"])
+        raw_groups += page.get("GroupDetailList", [])
+    groups = {}
+    for raw in raw_groups:
+        name = raw["GroupName"]
+        grants = next(
+            (
+                p["PolicyDocument"]
+                for p in raw.get("GroupPolicyList", [])
+                if p["PolicyName"] == state.GRANT_POLICY_NAME
+            ),
+            None,
+        )
+        groups[name] = state.Group(
+            name=name,
+            path=raw.get("Path", "/"),
+            grant_policy=_document(grants) if grants is not None else None,
+            users=frozenset(members.get(name, ())),
+        )
+    return groups, frozenset(users)
+
+
+def _document(raw: str | Mapping[str, Any]) -> str:
+    return policies.compact_json(policies.parse(raw))
+
+
+def _has_marker(tags: Iterable[Mapping[str, str]]) -> bool:
+    return any(
+        t.get("Key") == state.MARKER_KEY and t.get("Value") == state.MARKER_VALUE for t in tags
+    )

@@ -1,0 +1,214 @@
+"""The diff: from the declared and the live `OrgState` to a sorted, deterministic `Plan`.
+
+Purely computational: no I/O, no AWS, git or scheduler imports (a test checks the imports).
+Deletions appear only under `prune` and only for resources carrying the ownership marker;
+accounts are never deleted; the bootstrap role is never looked at. Safety rails that refuse or
+withhold changes run afterwards, in `safety`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from reconciler import plan, policies, state
+
+
+@dataclass(frozen=True)
+class Rules:
+    prune: bool
+    bootstrap_role: str
+
+
+def diff(declared: state.OrgState, live: state.OrgState, rules: Rules) -> plan.Plan:
+    live_accounts = live.account_by_id()
+    changes = [
+        *_units(declared, live, rules),
+        *_groups(declared, live, rules),
+    ]
+    for account in declared.accounts:
+        current = live_accounts.get(account.id) if account.id else None
+        changes += _account(account, current, rules, live.unreachable)
+    declared_ids = {a.id for a in declared.accounts if a.id}
+    unmanaged = _unmanaged(declared, live, declared_ids, rules)
+    unreachable = {n: why for n, why in live.unreachable.items() if _is_declared(declared, n)}
+    return plan.Plan.of(changes, unmanaged=unmanaged, unreachable=unreachable)
+
+
+def _is_declared(declared: state.OrgState, name: str) -> bool:
+    return any(a.name == name for a in declared.accounts)
+
+
+def _units(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Iterator[plan.Change]:
+    for path in declared.units:
+        if path not in live.units:
+            yield plan.CreateUnit(path)
+    if rules.prune:
+        for unit in _prunable_units(declared, live):
+            yield plan.DeleteUnit(unit.path, unit.id)
+
+
+def _prunable_units(declared: state.OrgState, live: state.OrgState) -> list[state.Unit]:
+    """Marked, undeclared units that will hold no account and no kept unit once applied."""
+    declared_ids = {a.id for a in declared.accounts if a.id}
+    # Accounts not declared stay where they are; declared ones end up in declared units.
+    occupied = {a.unit for a in live.accounts if a.id not in declared_ids}
+    kept = set(declared.units) | {p for p, u in live.units.items() if not u.managed}
+
+    def removable(path: state.UnitPath) -> bool:
+        inside = [p for p in (occupied | kept) if p[: len(path)] == path]
+        return not inside
+
+    return [
+        u for p, u in live.units.items() if u.managed and p not in declared.units and removable(p)
+    ]
+
+
+def _account(
+    account: state.Account,
+    live: state.Account | None,
+    rules: Rules,
+    unreachable: Mapping[str, str],
+) -> list[plan.Change]:
+    if live is None:
+        return [_create_account(account, rules), *_create_roles(account)]
+    changes: list[plan.Change] = []
+    assert account.id is not None  # an account matched to a live one has its id
+    if live.unit != account.unit:
+        changes.append(plan.MoveAccount(account.name, account.id, live.unit, account.unit))
+    if dict(live.tags) != dict(account.tags):
+        changes.append(plan.UpdateAccountTags(account.name, account.id, live.tags, account.tags))
+    if live.roles is not None and account.name not in unreachable:
+        changes += _roles(account, live.roles, rules)
+    return changes
+
+
+def _create_account(account: state.Account, rules: Rules) -> plan.CreateAccount:
+    return plan.CreateAccount(
+        name=account.name,
+        email=account.email,
+        unit=account.unit,
+        tags=account.tags,
+        bootstrap_role=rules.bootstrap_role,
+        request_id=account.create_request,
+    )
+
+
+def _create_roles(account: state.Account) -> Iterator[plan.Change]:
+    for role in (account.roles or {}).values():
+        yield plan.CreateRole(account.name, account.id, role.name, role)
+
+
+def _roles(
+    account: state.Account, live: Mapping[str, state.Role], rules: Rules
+) -> list[plan.Change]:
+    assert account.id is not None
+    live_by_name = {name.lower(): role for name, role in live.items()}
+    changes: list[plan.Change] = []
+    for role in (account.roles or {}).values():
+        current = live_by_name.get(role.name.lower())
+        if current is None:
+            changes.append(plan.CreateRole(account.name, account.id, role.name, role))
+        else:
+            changes += _role_updates(account.name, account.id, role, current)
+    if rules.prune:
+        declared = {name.lower() for name in account.roles or {}}
+        for name, role in sorted(live.items()):
+            if role.managed and name.lower() not in declared | {rules.bootstrap_role.lower()}:
+                changes.append(plan.DeleteRole(account.name, account.id, name))
+    return changes
+
+
+def _role_updates(
+    account: str, account_id: str, want: state.Role, have: state.Role
+) -> Iterator[plan.Change]:
+    where = (account, account_id, have.name)
+    if policies.canonical(want.trust_policy) != policies.canonical(have.trust_policy):
+        yield plan.UpdateRoleTrust(*where, before=have.trust_policy, after=want.trust_policy)
+    for arn in sorted(want.policies - have.policies):
+        yield plan.AttachRolePolicy(*where, policy_arn=arn)
+    for arn in sorted(have.policies - want.policies):
+        yield plan.DetachRolePolicy(*where, policy_arn=arn)
+    for name, document in sorted(want.inline_policies.items()):
+        current = have.inline_policies.get(name)
+        if current is None or policies.canonical(current) != policies.canonical(document):
+            yield plan.PutRoleInlinePolicy(*where, policy_name=name, before=current, after=document)
+    for name in sorted(set(have.inline_policies) - set(want.inline_policies)):
+        yield plan.DeleteRoleInlinePolicy(*where, policy_name=name)
+    if want.max_session_duration != have.max_session_duration:
+        yield plan.UpdateRoleSession(
+            *where, before=have.max_session_duration, after=want.max_session_duration
+        )
+    if not have.managed:
+        yield plan.MarkRole(*where)
+
+
+def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Iterator[plan.Change]:
+    live_by_name = {name.lower(): group for name, group in live.groups.items()}
+    for group in declared.groups.values():
+        current = live_by_name.get(group.name.lower())
+        if current is None:
+            yield plan.CreateGroup(group)
+            current = state.Group(group.name, grant_policy=group.grant_policy)
+        elif _policy_differs(group.grant_policy, current.grant_policy):
+            yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
+        for user in sorted(group.users - current.users, key=str.lower):
+            yield plan.AddMember(current.name, user)
+        for user in sorted(current.users - group.users, key=str.lower):
+            yield plan.RemoveMember(current.name, user)
+    if rules.prune:
+        declared_names = {name.lower() for name in declared.groups}
+        for name, group in sorted(live.groups.items()):
+            if group.path == state.GROUP_PATH and name.lower() not in declared_names:
+                yield plan.DeleteGroup(name)
+
+
+def _policy_differs(want: str | None, have: str | None) -> bool:
+    if want is None or have is None:
+        return want != have
+    return policies.canonical(want) != policies.canonical(have)
+
+
+def _unmanaged(
+    declared: state.OrgState, live: state.OrgState, declared_ids: set[str], rules: Rules
+) -> dict[plan.Kind, tuple[str, ...]]:
+    """Live resources the document does not declare and this plan does not remove."""
+    accounts = [a.name or a.id or "" for a in live.accounts if a.id and a.id not in declared_ids]
+    groups = (
+        []
+        if rules.prune
+        else [
+            n
+            for n, g in live.groups.items()
+            if g.path == state.GROUP_PATH and n.lower() not in {d.lower() for d in declared.groups}
+        ]
+    )
+    roles = [] if rules.prune else _unmanaged_roles(declared, live, rules)
+    pruned = {u.path for u in _prunable_units(declared, live)} if rules.prune else set()
+    units = [
+        "/".join(p)
+        for p, u in live.units.items()
+        if u.managed and p not in declared.units and p not in pruned
+    ]
+    return {
+        plan.Kind.ACCOUNT: tuple(sorted(accounts)),
+        plan.Kind.GROUP: tuple(sorted(groups)),
+        plan.Kind.ROLE: tuple(sorted(roles)),
+        plan.Kind.UNIT: tuple(sorted(units)),
+    }
+
+
+def _unmanaged_roles(declared: state.OrgState, live: state.OrgState, rules: Rules) -> list[str]:
+    by_id = live.account_by_id()
+    found = []
+    for account in declared.accounts:
+        current = by_id.get(account.id) if account.id else None
+        if current is None or current.roles is None:
+            continue
+        names = {n.lower() for n in account.roles or {}} | {rules.bootstrap_role.lower()}
+        found += [
+            f"{account.name}/{n}"
+            for n, r in current.roles.items()
+            if r.managed and n.lower() not in names
+        ]
+    return found

@@ -1,0 +1,89 @@
+"""One reconcile pass: read the live state, diff, guard, and (in apply mode) make it so.
+
+The CLI's `plan` and `apply` and the daemon all call `reconcile`; it reads as one step per
+stage. Each pass returns a `Result` value from which exit codes and metrics are derived.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from reconciler import diff, safety, spec, state
+from reconciler.aws import read, write
+from reconciler.aws.sessions import Sessions
+from reconciler.errors import SafetyError
+from reconciler.plan import Outcome, Plan, Status
+
+
+@dataclass(frozen=True)
+class Result:
+    plan: Plan
+    live: state.OrgState
+    outcomes: tuple[Outcome, ...] = ()
+    refused: str = ""
+    durations: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != Status.APPLIED]
+
+    @property
+    def converged(self) -> bool:
+        """Nothing refused, withheld, unreachable or failed: the organization is as declared."""
+        return not (self.refused or self.plan.withheld or self.plan.unreachable or self.failed)
+
+
+def sessions_for(document: spec.Spec, endpoint_url: str | None, concurrency: int) -> Sessions:
+    return Sessions(
+        management_account_id=document.organization.management_account_id,
+        bootstrap_role=document.organization.bootstrap_role,
+        endpoint_url=endpoint_url,
+        max_pool=concurrency + 4,
+    )
+
+
+def reconcile(
+    document: spec.Spec, sessions: Sessions, *, apply: bool, concurrency: int = 16
+) -> Result:
+    clock = _Clock()
+    # Read the organization and every declared account's roles, in parallel.
+    live = read.read_live(document, sessions, concurrency)
+    clock.lap("read")
+    # Compute the changes, then let the safety rails refuse or withhold them.
+    proposed = diff.diff(state.declared(document, live), live, _rules(document))
+    try:
+        guarded = safety.guard(document, proposed, live.management_account_id)
+    except SafetyError as exc:
+        return Result(proposed, live, refused=str(exc), durations=clock.lap("plan"))
+    clock.lap("plan")
+    if not apply:
+        return Result(guarded, live, durations=clock.laps)
+    # Apply in dependency order; every change gets an outcome.
+    context = write.Context(
+        sessions=sessions,
+        root_id=live.root_id,
+        source_account_id=document.source_account_id,
+        unit_ids={path: unit.id for path, unit in live.units.items()},
+        account_ids={a.name: a.id for a in state.declared(document, live).accounts if a.id},
+    )
+    outcomes = write.execute(guarded, context, concurrency)
+    return Result(guarded, live, tuple(outcomes), durations=clock.lap("apply"))
+
+
+def _rules(document: spec.Spec) -> diff.Rules:
+    return diff.Rules(
+        prune=document.policy.prune, bootstrap_role=document.organization.bootstrap_role
+    )
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> dict[str, float]:
+        now = time.monotonic()
+        self.laps[phase] = now - self._last
+        self._last = now
+        return self.laps

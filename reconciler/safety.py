@@ -1,0 +1,92 @@
+"""Safety rails (SPEC section 7), applied to a Plan before anything is changed.
+
+Pure: takes the document, the plan and facts read from AWS, returns the plan to apply or
+raises `SafetyError`, in which case nothing at all is applied. Changes to protected accounts
+are withheld (reported, never applied) rather than failing the whole organization.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from reconciler import plan, policies, spec
+from reconciler.errors import SafetyError
+
+
+def guard(document: spec.Spec, proposed: plan.Plan, management_account_id: str) -> plan.Plan:
+    """The plan that may be applied, or SafetyError naming the rail that refused it."""
+    _check_organization(document, management_account_id)
+    _check_bootstrap_role(document, proposed)
+    _check_trust(proposed)
+    guarded = _withhold_protected(document, proposed)
+    _check_size(document, guarded)
+    return guarded
+
+
+def _check_organization(document: spec.Spec, management_account_id: str) -> None:
+    expected = document.organization.management_account_id
+    if management_account_id != expected:
+        raise SafetyError(
+            f"these credentials belong to the organization managed by {management_account_id}, "
+            f"but the document declares management_account_id {expected}; refusing to change it"
+        )
+
+
+def _check_bootstrap_role(document: spec.Spec, proposed: plan.Plan) -> None:
+    bootstrap = document.organization.bootstrap_role.lower()
+    touching = [
+        c.line()
+        for c in proposed.changes
+        if isinstance(c, plan.RoleChange) and c.role.lower() == bootstrap
+    ]
+    if touching:
+        raise SafetyError(
+            "the plan would modify the bootstrap role, which would lock the daemon out: "
+            + "; ".join(touching)
+        )
+
+
+def _check_trust(proposed: plan.Plan) -> None:
+    for change in proposed.changes:
+        document = (
+            change.after
+            if isinstance(change, plan.UpdateRoleTrust)
+            else change.definition.trust_policy
+            if isinstance(change, plan.CreateRole)
+            else None
+        )
+        if document is not None and _trusts_anyone(document):
+            raise SafetyError(f"refusing a trust policy that trusts '*': {change.line()}")
+
+
+def _trusts_anyone(document: str) -> bool:
+    parsed = json.loads(policies.canonical(document))
+    for statement in parsed.get("Statement", []):
+        principal = statement.get("Principal") if isinstance(statement, dict) else None
+        if principal == "*" or (
+            isinstance(principal, dict) and any("*" in values for values in principal.values())
+        ):
+            return True
+    return False
+
+
+def _withhold_protected(document: spec.Spec, proposed: plan.Plan) -> plan.Plan:
+    protected = {a.name for a in document.accounts if document.is_protected(a)}
+    keep, withheld = [], list(proposed.withheld)
+    for change in proposed.changes:
+        if change.account in protected:
+            withheld.append(plan.Withheld(change, f"account {change.account} is protected"))
+        else:
+            keep.append(change)
+    return replace(proposed, changes=tuple(keep), withheld=tuple(withheld))
+
+
+def _check_size(document: spec.Spec, proposed: plan.Plan) -> None:
+    limit = document.policy.max_changes
+    if len(proposed.changes) > limit:
+        raise SafetyError(
+            f"the plan has {len(proposed.changes)} changes, more than policy.max_changes "
+            f"({limit}); nothing was applied. Review the plan, then raise the limit or apply "
+            "the change in smaller steps"
+        )
