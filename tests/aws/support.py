@@ -1,0 +1,137 @@
+"""Helpers for tests against the simulator: run passes, read AWS back with plain boto3."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.awsrequest import AWSResponse
+
+from reconciler import load, reconcile, spec
+from reconciler.aws.sessions import Sessions
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_TEXT = (REPO / "desired" / "accounts.yaml").read_text()
+PEOPLE = ("alice", "james", "carol", "mallory")
+
+
+class Aws:
+    """Plain boto3 access to the simulator, the way a person would check the result."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.org = self.client("organizations")
+        self.iam = self.client("iam")
+
+    def client(self, service: str, account_id: str | None = None) -> Any:
+        keys: dict[str, str] = {}
+        if account_id is not None:
+            sts = self.client("sts")
+            arn = f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole"
+            creds = sts.assume_role(RoleArn=arn, RoleSessionName="test")["Credentials"]
+            keys = {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            }
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", **keys)
+
+    def root(self) -> str:
+        return str(self.org.list_roots()["Roots"][0]["Id"])
+
+    def accounts(self) -> dict[str, dict[str, Any]]:
+        """Accounts by email."""
+        pages = self.org.get_paginator("list_accounts").paginate()
+        return {a["Email"]: a for page in pages for a in page["Accounts"]}
+
+    def account_id(self, email: str) -> str:
+        return str(self.accounts()[email]["Id"])
+
+    def unit_path(self, account_id: str) -> str:
+        names = []
+        parent = self.org.list_parents(ChildId=account_id)["Parents"][0]
+        while parent["Type"] == "ORGANIZATIONAL_UNIT":
+            names.append(
+                self.org.describe_organizational_unit(OrganizationalUnitId=parent["Id"])[
+                    "OrganizationalUnit"
+                ]["Name"]
+            )
+            parent = self.org.list_parents(ChildId=parent["Id"])["Parents"][0]
+        return "/".join(reversed(names))
+
+    def unit_id(self, path: str) -> str:
+        parent = self.root()
+        for name in path.split("/"):
+            units = self.org.list_organizational_units_for_parent(ParentId=parent)
+            parent = next(u["Id"] for u in units["OrganizationalUnits"] if u["Name"] == name)
+        return parent
+
+    def tags(self, account_id: str) -> dict[str, str]:
+        tags = self.org.list_tags_for_resource(ResourceId=account_id)["Tags"]
+        return {t["Key"]: t["Value"] for t in tags}
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything reconciler could touch, to show that nothing changed."""
+        units = self.org.list_organizational_units_for_parent(ParentId=self.root())
+        result: dict[str, Any] = {"units": sorted(u["Name"] for u in units["OrganizationalUnits"])}
+        for email, account in sorted(self.accounts().items()):
+            roles = self.client("iam", account["Id"]).get_account_authorization_details(
+                Filter=["Role"]
+            )["RoleDetailList"]
+            result[email] = {
+                "unit": self.unit_path(account["Id"]),
+                "tags": self.tags(account["Id"]),
+                "roles": {r["RoleName"]: _role_view(r) for r in roles},
+            }
+        details = self.iam.get_account_authorization_details(Filter=["User", "Group"])
+        result["groups"] = {
+            g["GroupName"]: json.dumps(g["GroupPolicyList"], sort_keys=True, default=str)
+            for g in details["GroupDetailList"]
+        }
+        result["members"] = {
+            u["UserName"]: sorted(u["GroupList"]) for u in details["UserDetailList"]
+        }
+        return result
+
+
+def _role_view(role: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "trust": role["AssumeRolePolicyDocument"],
+        "policies": sorted(p["PolicyArn"] for p in role["AttachedManagedPolicies"]),
+        "inline": sorted(p["PolicyName"] for p in role["RolePolicyList"]),
+        "tags": role.get("Tags", []),
+    }
+
+
+Hook = Callable[[Sessions], None]
+
+
+def run_pass(
+    url: str, text: str = EXAMPLE_TEXT, *, apply: bool, hook: Hook | None = None
+) -> reconcile.Result:
+    """One pass over a document given as text, with an optional hook on the sessions."""
+    document = parse(text)
+    sessions = reconcile.sessions_for(document, url, concurrency=4)
+    if hook is not None:
+        hook(sessions)
+    return reconcile.reconcile(document, sessions, apply=apply, concurrency=4)
+
+
+def parse(text: str) -> spec.Spec:
+    return load.parse_spec(text, "accounts.yaml")
+
+
+class _Body:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Any:
+        yield self._body
+
+
+def canned(status: int, body: bytes, content_type: str) -> AWSResponse:
+    """A response from AWS that the simulator would not give, for a botocore before-send hook."""
+    return AWSResponse("https://aws.invalid", status, {"Content-Type": content_type}, _Body(body))
