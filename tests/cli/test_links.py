@@ -1,0 +1,132 @@
+"""`reconciler links`: a console switch-role link per (account, role) a group grants."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from reconciler import cli
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+ACCESS = FIXTURES / "access.yaml"
+UNCREATED = FIXTURES / "uncreated.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No configuration from the environment, and no way to reach AWS.
+
+    For accounts without an id the command looks ids up in Organizations; here that lookup
+    must fail at once (no credentials anywhere, metadata service off, a closed loopback port).
+    """
+    for variable in [v for v in os.environ if v.startswith(("RECONCILER_", "AWS_"))]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def switch_role(url: str) -> tuple[str, str, str]:
+    """(roleName, account, displayName) of a well-formed switch-role link; fails otherwise."""
+    parts = urlsplit(url)
+    assert (parts.scheme, parts.netloc, parts.path) == (
+        "https",
+        "signin.aws.amazon.com",
+        "/switchrole",
+    ), url
+    assert parts.fragment == ""
+    query = parse_qs(parts.query, keep_blank_values=True, strict_parsing=True)
+    assert sorted(query) == ["account", "displayName", "roleName"], url
+    assert all(len(values) == 1 for values in query.values()), url
+    account = query["account"][0]
+    assert re.fullmatch(r"\d{12}", account), url
+    return query["roleName"][0], account, query["displayName"][0]
+
+
+def links(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
+    status = cli.main(["links", *args])
+    out, err = capsys.readouterr()
+    assert status == 0
+    assert err == ""
+    assert out.endswith("\n") or out == ""
+    return out.splitlines()
+
+
+def test_a_link_per_granted_account_and_role(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = links(capsys, "--desired", str(ACCESS))
+
+    assert [switch_role(line) for line in lines] == [
+        ("AccountAccessRole", "222222222222", "acme-dev"),
+        ("ReadOnlyAccessRole", "222222222222", "acme-dev-read-only-access"),
+        ("ReadOnlyAccessRole", "333333333333", "acme-prod"),
+    ]
+
+
+def test_user_limits_to_their_groups(capsys: pytest.CaptureFixture[str]) -> None:
+    lines = links(capsys, "--desired", str(ACCESS), "--user", "alice")
+
+    assert [switch_role(line) for line in lines] == [
+        ("AccountAccessRole", "222222222222", "acme-dev"),
+        ("ReadOnlyAccessRole", "333333333333", "acme-prod"),
+    ]
+
+
+def test_desired_and_user_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECONCILER_DESIRED", str(ACCESS))
+    monkeypatch.setenv("RECONCILER_USER", "carol")
+
+    lines = links(capsys)
+
+    assert [switch_role(line) for line in lines] == [
+        ("ReadOnlyAccessRole", "222222222222", "acme-dev-read-only-access"),
+    ]
+
+
+def test_account_without_an_id_gets_a_comment_not_a_link(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = cli.main(["links", "--desired", str(UNCREATED)])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 0
+    assert switch_role(lines[0]) == ("AccountAccessRole", "222222222222", "existing")
+    assert lines[1:] == [
+        "# newcomer: account 'newcomer' has no id yet (not created); "
+        "run 'reconciler apply', then run this again"
+    ]
+
+
+def test_characters_iam_allows_survive_the_query_string(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `+` would read back as a space if it were not percent-encoded.
+    path = tmp_path / "accounts.yaml"
+    text = ACCESS.read_text(encoding="utf-8").replace("AccountAccessRole", '"Ops+Admin=1,a@b"')
+    path.write_text(text, encoding="utf-8")
+
+    lines = links(capsys, "--desired", str(path), "--user", "alice")
+
+    assert switch_role(lines[0]) == ("Ops+Admin=1,a@b", "222222222222", "acme-dev")
+
+
+def test_long_display_names_are_cut_to_what_the_console_shows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = "a" * 50  # the longest account name; its second role's profile is 67 characters
+    path = tmp_path / "accounts.yaml"
+    text = ACCESS.read_text(encoding="utf-8")
+    text = text.replace("name: acme-dev", f"name: {name}")
+    text = text.replace("account: acme-dev", f"account: {name}")
+    path.write_text(text, encoding="utf-8")
+
+    lines = links(capsys, "--desired", str(path), "--user", "carol")
+
+    assert switch_role(lines[0])[2] == f"{name}-read-only-access"[:64]

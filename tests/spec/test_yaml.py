@@ -1,0 +1,167 @@
+"""The YAML layer: whatever the text, the loader answers with a position a person can jump to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from reconciler import load
+from reconciler.errors import SpecError, SpecIssue
+
+Variant = Callable[..., str]
+OnlyIssue = Callable[[str], SpecIssue]
+
+
+def test_syntax_error_names_the_line_and_column_of_the_problem(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    text = variant(("    unit: Clients/Acme\n", "    unit: Clients/Acme: Globex\n"))
+
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (19, 23)  # the second colon
+    assert issue.field == ""
+    assert issue.message == "YAML syntax: mapping values are not allowed here"
+
+
+def test_duplicate_key_is_reported_at_the_second_occurrence(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    text = variant(
+        ("    unit: Clients/Acme\n", "    unit: Clients/Acme\n    email: aws+other@example.com\n")
+    )
+
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (20, 5)
+    assert issue.field == "accounts[0].email"
+    assert issue.message == "key 'email' appears twice"
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# nothing declared yet\n"], ids=repr)
+def test_empty_document(only_issue: OnlyIssue, text: str) -> None:
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (1, 1)
+    assert issue.message == "the document is empty"
+
+
+@pytest.mark.parametrize("text", ["- organization\n- access\n", "just words\n", "42\n"])
+def test_document_that_is_not_a_mapping(only_issue: OnlyIssue, text: str) -> None:
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (1, 1)
+    assert issue.message == "expected a mapping of keys to values"
+
+
+def test_character_yaml_forbids_is_reported_where_it_stands(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    text = variant(("aws+shared@example.com", "aws+shared\x07@example.com"))
+
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (22, 22)
+    assert "special characters are not allowed" in issue.message
+
+
+def test_alias_inside_its_own_anchor_is_an_error_not_a_crash(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    text = variant(
+        ("  units:\n    - name: Clients\n", "  units: &tree\n    - name: Clients\n"),
+        ("        - name: Acme\n", "        - name: Acme\n          units: *tree\n"),
+    )
+
+    issue = only_issue(text)
+
+    assert issue.field == "organization.units[0].units[0].units"
+    assert (issue.line, issue.column) == (4, 10)  # the anchor
+    assert issue.message == "this value contains an alias to itself"
+
+
+def test_alias_bomb_is_refused_without_expanding_it(minimal: str, only_issue: OnlyIssue) -> None:
+    # Seven levels of ten aliases each stand for 10**7 values in a few hundred characters.
+    levels = ["bomb0: &l0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"bomb{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 8)]
+    text = minimal + "\n".join(levels) + "\n"
+
+    issue = only_issue(text)
+
+    assert issue.message == "the document has over 500000 values"
+
+
+def test_absurdly_deep_nesting_is_an_error_not_a_crash(only_issue: OnlyIssue) -> None:
+    issue = only_issue("organization: " + "[" * 5000 + "]" * 5000 + "\n")
+
+    assert issue.message == "the document nests too deeply"
+
+
+def test_file_that_cannot_be_read_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "missing.yaml"
+
+    with pytest.raises(SpecError) as caught:
+        load.load_spec(path)
+
+    [issue] = caught.value.issues
+    assert issue.file == str(path)
+    assert (issue.line, issue.column) == (1, 1)
+    assert issue.message == "cannot read the file: No such file or directory"
+
+
+def test_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("organization: {name: Société}\n".encode("latin-1"))
+
+    with pytest.raises(SpecError) as caught:
+        load.load_spec(path)
+
+    [issue] = caught.value.issues
+    assert issue.file == str(path)
+    assert issue.message == "the file is not UTF-8 text"
+
+
+def test_error_text_reads_file_line_column_field_message(tmp_path: Path, minimal: str) -> None:
+    path = tmp_path / "accounts.yaml"
+    path.write_text(minimal.replace("aws+shared@example.com", "aws+shared"), encoding="utf-8")
+
+    with pytest.raises(SpecError) as caught:
+        load.load_spec(path)
+
+    assert str(caught.value) == (
+        f"1 problem:\n{path}:22:12: accounts[1].email: 'aws+shared' is not an email address "
+        "AWS accepts (name@domain.tld, 6 to 64 characters)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-02-29", "cannot read '2025-02-29' as timestamp (day is out of range for month)"),
+        ("!!int many", "cannot read 'many' as int"),
+        ("!!bool maybe", "cannot read 'maybe' as bool"),
+    ],
+)
+def test_value_yaml_cannot_convert_is_reported_where_it_stands(
+    variant: Variant, only_issue: OnlyIssue, value: str, expected: str
+) -> None:
+    text = variant(
+        ("    unit: Clients/Acme\n", f"    unit: Clients/Acme\n    tags: {{until: {value}}}\n")
+    )
+
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (20, 19)
+    assert expected in issue.message
+    assert "quote it" in issue.message
+
+
+def test_escape_naming_no_character_is_a_syntax_error(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    issue = only_issue(variant(("aws+shared@example.com", '"aws+shared\\UFFFFFFFF@example.com"')))
+
+    assert issue.line == 22
+    assert issue.message == "YAML syntax: an escape sequence names no Unicode character"
