@@ -7,13 +7,26 @@ Kubernetes ConfigMap can configure the daemon without a command line.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from reconciler import __version__, access, load, reconcile, render, spec, state
+from reconciler import (
+    __version__,
+    access,
+    daemon,
+    load,
+    logs,
+    reconcile,
+    render,
+    source,
+    spec,
+    state,
+)
 from reconciler.aws import read
 from reconciler.errors import AwsError, ReconcilerError, SpecError
 from reconciler.plan import Status
@@ -87,6 +100,51 @@ def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) ->
     concurrency = int(args.concurrency)
     sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency)
     return reconcile.reconcile(document, sessions, apply=apply, concurrency=concurrency)
+
+
+def _run(args: argparse.Namespace) -> int:
+    logs.configure(args.log_format, args.log_level)
+    return daemon.Daemon(_settings(args), _source(args)).run()
+
+
+def _sandbox(args: argparse.Namespace) -> int:
+    from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox])
+
+    logs.configure(args.log_format, args.log_level)
+    desired = Path(args.desired)
+    simulator = sandbox.start(desired)
+    args.endpoint_url = simulator.url
+    print(sandbox.banner(simulator.url, args.listen, desired), flush=True)
+    try:
+        return daemon.Daemon(_settings(args), source.DirectorySource(desired)).run()
+    finally:
+        simulator.stop()
+
+
+def _settings(args: argparse.Namespace) -> daemon.Settings:
+    if args.mode not in ("apply", "plan"):
+        raise ReconcilerError(f"--mode must be apply or plan, not {args.mode!r}")
+    return daemon.Settings(
+        interval=float(args.interval),
+        jitter=float(args.jitter),
+        mode=args.mode,
+        concurrency=int(args.concurrency),
+        endpoint_url=args.endpoint_url,
+        listen=args.listen,
+    )
+
+
+def _source(args: argparse.Namespace) -> source.Source:
+    if not args.source_url:
+        return source.DirectorySource(Path(args.desired))
+    return source.GitSource(
+        url=args.source_url,
+        ref=args.source_ref,
+        path=args.source_path,
+        workdir=Path(args.workdir),
+        ssh_key_file=args.git_ssh_key_file,
+        token=os.environ.get("RECONCILER_GIT_TOKEN"),
+    )
 
 
 def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[access.Way]]:
@@ -188,6 +246,11 @@ def _parser() -> argparse.ArgumentParser:
                 choices=[f.value for f in render.Format],
                 help="output format",
             )
+    for name, handler, help_text, interval, log_format in (
+        ("run", _run, "the daemon: reconcile on a schedule until SIGTERM", 300, "json"),
+        ("sandbox", _sandbox, "the daemon against a built-in AWS simulation", 30, "text"),
+    ):
+        _daemon_options(_aws_options(command(name, handler, help_text)), interval, log_format, name)
     for name, handler, help_text in (
         ("profiles", _profiles, "print an ~/.aws/config profile per granted account and role"),
         ("links", _links, "print a console switch-role link per granted account and role"),
@@ -213,6 +276,33 @@ def _parser() -> argparse.ArgumentParser:
                 help="your MFA device's ARN (default: built from --user)",
             )
     return parser
+
+
+def _daemon_options(
+    sub: argparse.ArgumentParser, interval: int, log_format: str, name: str
+) -> None:
+    option = functools.partial(sub.add_argument, action=_EnvDefault)
+    if name == "run":
+        option("--source-url", default=None, help="git remote to follow (default: --desired)")
+        option("--source-ref", default="main", help="branch or tag to follow")
+        option("--source-path", default="desired/accounts.yaml", help="document path in the repo")
+        option("--workdir", default="/var/lib/reconciler", help="where the clone is kept")
+        option("--git-ssh-key-file", default=None, help="SSH key for the git remote")
+    option("--interval", default=interval, type=float, help="seconds between passes")
+    option("--jitter", default=min(30, interval / 10), type=float, help="random delay, seconds")
+    option("--mode", default="apply", choices=["apply", "plan"], help="plan only reports drift")
+    option(
+        "--listen",
+        default="0.0.0.0:8080" if name == "run" else "127.0.0.1:8080",
+        help="address for /metrics, /healthz, /readyz",
+    )
+    option("--log-format", default=log_format, choices=["json", "text"], help="log line format")
+    option(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log level",
+    )
 
 
 def _aws_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -6,6 +6,7 @@ stage. Each pass returns a `Result` value from which exit codes and metrics are 
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -44,14 +45,20 @@ def sessions_for(document: spec.Spec, endpoint_url: str | None, concurrency: int
 
 
 def reconcile(
-    document: spec.Spec, sessions: Sessions, *, apply: bool, concurrency: int = 16
+    document: spec.Spec,
+    sessions: Sessions,
+    *,
+    apply: bool,
+    concurrency: int = 16,
+    stop: threading.Event | None = None,
 ) -> Result:
     clock = _Clock()
     # Read the organization and every declared account's roles, in parallel.
     live = read.read_live(document, sessions, concurrency)
     clock.lap("read")
     # Compute the changes, then let the safety rails refuse or withhold them.
-    proposed = diff.diff(state.declared(document, live), live, _rules(document))
+    declared = state.declared(document, live)
+    proposed = diff.diff(declared, live, _rules(document))
     try:
         guarded = safety.guard(document, proposed, live.management_account_id)
     except SafetyError as exc:
@@ -65,7 +72,8 @@ def reconcile(
         root_id=live.root_id,
         source_account_id=document.source_account_id,
         unit_ids={path: unit.id for path, unit in live.units.items()},
-        account_ids={a.name: a.id for a in state.declared(document, live).accounts if a.id},
+        account_ids={a.name: a.id for a in declared.accounts if a.id},
+        stop=stop or threading.Event(),
     )
     outcomes = write.execute(guarded, context, concurrency)
     return Result(guarded, live, tuple(outcomes), durations=clock.lap("apply"))

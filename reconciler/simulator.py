@@ -50,6 +50,7 @@ def _load_only(names: tuple[str, ...]) -> None:
     # environment switch makes it load them at all.
     import moto.iam.models as iam_models
 
-    data = json.loads(iam_models.aws_managed_policies_data)
-    iam_models.aws_managed_policies_data = json.dumps({k: v for k, v in data.items() if k in names})
+    module = vars(iam_models)
+    data = json.loads(module["aws_managed_policies_data"])
+    module["aws_managed_policies_data"] = json.dumps({k: v for k, v in data.items() if k in names})
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"

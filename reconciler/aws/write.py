@@ -52,6 +52,8 @@ class Context:
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
     sleep: Callable[[float], None] = time.sleep
+    # Set on shutdown: changes not yet started are skipped, so a pass ends at a safe point.
+    stop: threading.Event = field(default_factory=threading.Event)
 
     def unit_id(self, path: state.UnitPath) -> str:
         if not path:
@@ -126,6 +128,8 @@ def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
 
 
 def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
+    if context.stop.is_set():
+        return plan.Outcome(change, plan.Status.SKIPPED, "not attempted: shutting down")
     try:
         _apply(change, context)
     except AccessError as exc:

@@ -1,0 +1,273 @@
+"""The daemon (SPEC section 4): fetch the source, keep the last valid revision, reconcile on a
+schedule, publish metrics, answer probes, and stop cleanly on SIGTERM or SIGINT.
+
+APScheduler runs one pass at a time (max_instances=1, missed runs coalesced); a lock makes
+the no-overlap rule hold for any other caller too. Everything a pass learns reaches the
+metrics through `Metrics.record_pass`, from the pass's `Result` value.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from reconciler import load, logs, reconcile, spec
+from reconciler.aws.sessions import Sessions
+from reconciler.errors import ReconcilerError, SourceError, SpecError
+from reconciler.metrics import Metrics, api_call_counter
+from reconciler.plan import Status
+from reconciler.source import Revision, Source
+
+log = logging.getLogger("reconciler")
+
+SHUTDOWN_GRACE = 25.0  # seconds a pass may take to reach a safe point after SIGTERM (< 30 s)
+
+
+@dataclass
+class Settings:
+    interval: float = 300.0
+    jitter: float = 30.0
+    mode: str = "apply"
+    concurrency: int = 16
+    endpoint_url: str | None = None
+    listen: str = "0.0.0.0:8080"
+
+
+@dataclass
+class DocumentState:
+    """The last-valid-revision rule: a revision that fails validation is reported and the
+    last valid one stays in force; before any valid revision, nothing is in force."""
+
+    in_force: tuple[Revision, spec.Spec] | None = None
+    newest_valid: bool = False
+    newest_errors: list[str] = field(default_factory=list)
+
+    def update(self, revision: Revision) -> None:
+        try:
+            document = load.parse_spec(revision.text, revision.path)
+        except SpecError as exc:
+            self.newest_valid = False
+            self.newest_errors = [str(issue) for issue in exc.issues]
+            return
+        self.in_force = (revision, document)
+        self.newest_valid = True
+        self.newest_errors = []
+
+
+class Daemon:
+    def __init__(self, settings: Settings, source: Source, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.source = source
+        self.metrics = metrics or Metrics()
+        self.documents = DocumentState()
+        self.ready = threading.Event()
+        self.stop = threading.Event()
+        self._pass_lock = threading.Lock()
+        self._sessions: dict[tuple[str, str, str | None], Sessions] = {}
+        self._metrics_app = make_wsgi_app(self.metrics.registry)
+
+    # --- one pass -------------------------------------------------------------------------
+
+    def run_pass(self) -> bool:
+        """One reconcile pass; False when another pass was still running (no overlap)."""
+        if not self._pass_lock.acquire(blocking=False):
+            log.warning("previous pass still running; this run is skipped")
+            return False
+        try:
+            logs.PASS_ID.set(uuid.uuid4().hex[:12])
+            self._pass()
+        finally:
+            self._pass_lock.release()
+        return True
+
+    def _pass(self) -> None:
+        started = time.monotonic()
+        # Fetch the newest revision and validate it; an invalid one leaves the last in force.
+        self._refresh_source()
+        source_seconds = time.monotonic() - started
+        if self.documents.in_force is None:
+            log.error("no valid revision yet: nothing is reconciled")
+            self.metrics.record_pass_error()
+            return
+        revision, document = self.documents.in_force
+        logs.REVISION.set(revision.id)
+        # Read, plan and (in apply mode) apply.
+        try:
+            result = reconcile.reconcile(
+                document,
+                self._sessions_for(document),
+                apply=self.settings.mode == "apply",
+                concurrency=self.settings.concurrency,
+                stop=self.stop,
+            )
+        except ReconcilerError as exc:
+            log.error("pass failed: %s", exc)
+            self.metrics.record_pass_error()
+            return
+        # Record what the pass found and did.
+        names = [a.name for a in document.accounts]
+        self.metrics.forget_accounts(names)
+        self.metrics.record_pass(result, names, source_seconds)
+        self._log_result(result)
+        self.ready.set()
+
+    def _refresh_source(self) -> None:
+        try:
+            revision = self.source.fetch()
+        except SourceError as exc:
+            log.error("source unavailable, keeping the revision in force: %s", exc)
+            return
+        self.documents.update(revision)
+        if self.documents.newest_valid:
+            self.metrics.set_source(revision.id, valid=True)
+            return
+        self.metrics.set_source(revision.id, valid=False)
+        in_force = self.documents.in_force[0].id if self.documents.in_force else "none"
+        log.error(
+            "revision %s is invalid and is not applied; still enforcing %s",
+            revision.id,
+            in_force,
+            extra={
+                "fields": {"invalid_revision": revision.id, "errors": self.documents.newest_errors}
+            },
+        )
+
+    def _sessions_for(self, document: spec.Spec) -> Sessions:
+        """Sessions live across passes, so assumed credentials are reused until near expiry."""
+        organization = document.organization
+        key = (
+            organization.management_account_id,
+            organization.bootstrap_role,
+            self.settings.endpoint_url,
+        )
+        if key not in self._sessions:
+            sessions = reconcile.sessions_for(
+                document, self.settings.endpoint_url, self.settings.concurrency
+            )
+            sessions.on_event("needs-retry", api_call_counter(self.metrics))
+            self._sessions = {key: sessions}
+        return self._sessions[key]
+
+    def _log_result(self, result: reconcile.Result) -> None:
+        for outcome in result.outcomes:
+            level = logging.INFO if outcome.status == Status.APPLIED else logging.ERROR
+            log.log(
+                level,
+                "%s %s",
+                outcome.status,
+                outcome.change.line(),
+                extra={"fields": {"error": outcome.error}} if outcome.error else None,
+            )
+        for name, why in result.plan.unreachable.items():
+            log.error("account %s unreachable: %s", name, why)
+        if result.refused:
+            log.error("plan refused, nothing changed: %s", result.refused)
+        elif self.settings.mode == "plan":
+            for change in result.plan.changes:
+                log.info("drift: %s", change.line())
+        counts = result.plan.counts()
+        log.info(
+            "pass done: %s",
+            result.plan.summary(),
+            extra={
+                "fields": {
+                    "mode": self.settings.mode,
+                    "converged": result.converged,
+                    "changes": sum(counts.values()),
+                    "failed": len(result.failed),
+                    "seconds": round(sum(result.durations.values()), 3),
+                }
+            },
+        )
+
+    # --- the process --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve HTTP, reconcile every interval, return 0 after SIGTERM or SIGINT."""
+        server = self._serve()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        scheduler.add_job(
+            self.run_pass,
+            "interval",
+            seconds=self.settings.interval,
+            jitter=self.settings.jitter,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.datetime.now(datetime.UTC),  # first pass at start-up
+            id="reconcile",
+        )
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        scheduler.start()
+        log.info(
+            "reconciler started",
+            extra={
+                "fields": {
+                    "source": self.source.describe(),
+                    "mode": self.settings.mode,
+                    "interval": self.settings.interval,
+                    "listen": self.settings.listen,
+                }
+            },
+        )
+        self.stop.wait()
+        log.info("stopping: no new passes; the current one ends at a safe point")
+        scheduler.shutdown(wait=False)
+        finished = self._pass_lock.acquire(timeout=SHUTDOWN_GRACE)
+        server.shutdown()
+        log.info("stopped", extra={"fields": {"pass_finished": finished}})
+        if not finished:
+            # An AWS call is still hanging; abandon it rather than overrun the pod's grace period.
+            logging.shutdown()
+            os._exit(0)
+        return 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+
+    def _serve(self) -> Any:
+        host, _, port = self.settings.listen.rpartition(":")
+        server = make_server(
+            host or "0.0.0.0",  # noqa: S104
+            int(port),
+            self._app,
+            ThreadingWSGIServer,
+            handler_class=_QuietHandler,
+        )
+        threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+        return server
+
+    def _app(self, environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return self._metrics_app(environ, start_response)
+        if path == "/healthz":
+            return _text(start_response, "200 OK", "ok\n")
+        if path == "/readyz":
+            if self.ready.is_set():
+                return _text(start_response, "200 OK", "ready\n")
+            return _text(start_response, "503 Service Unavailable", "no pass completed yet\n")
+        return _text(start_response, "404 Not Found", "not found\n")
+
+
+def _text(start_response: Any, status: str, body: str) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+    return [body.encode()]
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Probes every few seconds would drown the log."""

@@ -1,0 +1,175 @@
+"""Every Prometheus metric of SPEC section 5, in one registry, updated from pass results.
+
+Metrics are derived from values (a pass's `Result`, each AWS call's botocore event), never
+from log lines. Labels are bounded: kind, change, result, phase, service, operation, outcome,
+and the document's account names.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client import Counter as PromCounter
+
+from reconciler import __version__
+from reconciler.plan import Action, Kind, Status
+
+if TYPE_CHECKING:
+    from reconciler.reconcile import Result
+
+PHASES = ("source", "read", "plan", "apply", "total")
+RESULTS = ("success", "error")
+
+
+class Metrics:
+    """The daemon's metrics. One instance per process; tests make their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.drift = Gauge(
+            "reconciler_drift_resources",
+            "Changes the last plan found, by resource kind and change.",
+            ["kind", "change"],
+            registry=r,
+        )
+        self.account_drift = Gauge(
+            "reconciler_account_drift_resources",
+            "Changes the last plan found, per account.",
+            ["account"],
+            registry=r,
+        )
+        self.unmanaged = Gauge(
+            "reconciler_unmanaged_resources",
+            "Live resources under reconciler's marker, or accounts, that the document does not "
+            "declare and prune did not remove.",
+            ["kind"],
+            registry=r,
+        )
+        self.passes = PromCounter(
+            "reconciler_reconcile", "Reconcile passes, by result.", ["result"], registry=r
+        )
+        self.duration = Histogram(
+            "reconciler_reconcile_duration_seconds",
+            "Time per phase of a reconcile pass.",
+            ["phase"],
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+            registry=r,
+        )
+        self.last_success = Gauge(
+            "reconciler_last_success_timestamp_seconds",
+            "Unix time at the end of the last successful pass.",
+            registry=r,
+        )
+        self.changes = PromCounter(
+            "reconciler_changes_applied",
+            "Changes made (result applied) and failed or skipped, by kind and change.",
+            ["kind", "change", "result"],
+            registry=r,
+        )
+        self.reachable = Gauge(
+            "reconciler_account_reachable",
+            "1 when the bootstrap role of the account could be assumed in the last pass.",
+            ["account"],
+            registry=r,
+        )
+        self.source_valid = Gauge(
+            "reconciler_source_valid", "1 when the newest revision validated.", registry=r
+        )
+        self.source = Info("reconciler_source", "The revision in force.", registry=r)
+        self.api_calls = PromCounter(
+            "reconciler_aws_api_calls",
+            "Every AWS API call made, retries included, by service, operation and outcome.",
+            ["service", "operation", "outcome"],
+            registry=r,
+        )
+        Info("reconciler_build", "Build information.", registry=r).info({"version": __version__})
+        self._initialise()
+
+    def _initialise(self) -> None:
+        """Create every bounded labelled series at zero, so dashboards and alerts see them."""
+        for kind in Kind:
+            self.unmanaged.labels(kind.value)
+            for action in Action:
+                self.drift.labels(kind.value, action.value)
+                for status in Status:
+                    self.changes.labels(kind.value, action.value, status.value)
+        for result in RESULTS:
+            self.passes.labels(result)
+        for phase in PHASES:
+            self.duration.labels(phase)
+
+    def record_pass(self, result: Result, account_names: list[str], source_seconds: float) -> None:
+        """Everything one pass tells: drift, unmanaged, reachability, outcomes, timings."""
+        self._record_drift(result, account_names)
+        for kind in Kind:
+            self.unmanaged.labels(kind.value).set(len(result.plan.unmanaged.get(kind, ())))
+        for name in account_names:
+            self.reachable.labels(name).set(0 if name in result.plan.unreachable else 1)
+        for outcome in result.outcomes:
+            change = outcome.change
+            self.changes.labels(change.kind.value, change.action.value, outcome.status.value).inc()
+        durations = {"source": source_seconds, **result.durations}
+        durations["total"] = sum(durations.values())
+        for phase, seconds in durations.items():
+            self.duration.labels(phase).observe(seconds)
+        ok = not result.refused and not result.failed
+        self.passes.labels("success" if ok else "error").inc()
+        if ok:
+            self.last_success.set(time.time())
+
+    def _record_drift(self, result: Result, account_names: list[str]) -> None:
+        """Drift is what the plan found, applied or not: after apply, the next pass shows
+        whether it is gone. Withheld changes are drift too."""
+        changes = [*result.plan.changes, *(w.change for w in result.plan.withheld)]
+        by_kind = Counter((c.kind, c.action) for c in changes)
+        for kind in Kind:
+            for action in Action:
+                self.drift.labels(kind.value, action.value).set(by_kind[(kind, action)])
+        by_account = Counter(c.account for c in changes if c.account)
+        for name in account_names:
+            self.account_drift.labels(name).set(by_account[name])
+
+    def forget_accounts(self, keep: list[str]) -> None:
+        """Drop series of accounts no longer in the document, so they do not linger."""
+        for gauge in (self.account_drift, self.reachable):
+            for labels in list(gauge._metrics):
+                if labels[0] not in keep:
+                    gauge.remove(*labels)
+
+    def record_pass_error(self) -> None:
+        self.passes.labels("error").inc()
+
+    def set_source(self, revision: str, valid: bool) -> None:
+        self.source_valid.set(1 if valid else 0)
+        if valid:
+            self.source.info({"revision": revision})
+
+    def count_api_call(self, service: str, operation: str, outcome: str) -> None:
+        self.api_calls.labels(service, operation, outcome).inc()
+
+
+def api_call_counter(metrics: Metrics) -> Any:
+    """A botocore `needs-retry` handler: it runs once per HTTP attempt, retries included."""
+
+    def handler(
+        response: Any, operation: Any, attempts: int, caught_exception: Any, **_: Any
+    ) -> None:
+        service = operation.service_model.service_name
+        if caught_exception is not None:
+            outcome = "network_error"
+        else:
+            status = response[0].status_code if response else 0
+            code = (response[1] or {}).get("Error", {}).get("Code", "") if response else ""
+            outcome = "success" if status < 400 else (code or f"http_{status}")
+        metrics.count_api_call(service, operation.name, _bounded(outcome))
+
+    return handler
+
+
+def _bounded(outcome: str) -> str:
+    # Error codes are AWS's own finite vocabulary; cap the length against surprises.
+    return outcome[:64]
