@@ -1,27 +1,34 @@
 # Every target creates and uses the local virtualenv in .venv; nothing is installed system-wide
-# except promtool, which the deployment tests need and only Debian packages.
+# except what the deployment checks need from Debian (promtool) when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+# The daemon with the built-in AWS simulator (the `sandbox` extra), for `make run`.
+$(VENV)/.sandbox: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[sandbox]'
+	touch $@
+
+# Everything the tests and linters need.
+$(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $@
 
-run: $(STAMP)
-	$(BIN)/reconciler validate --desired desired/accounts.yaml
+run: $(VENV)/.sandbox
+	$(BIN)/reconciler sandbox
 
-test: $(STAMP)
+test: $(VENV)/.dev
 	$(BIN)/ruff check reconciler tests
 	$(BIN)/mypy --strict reconciler
 	$(BIN)/pytest
 
-lint: $(STAMP)
+lint: $(VENV)/.dev
 	$(BIN)/ruff check reconciler tests
 	$(BIN)/ruff format --check reconciler tests
 	$(BIN)/mypy --strict reconciler

@@ -199,16 +199,7 @@ class Daemon:
         """Serve HTTP, reconcile every interval, return 0 after SIGTERM or SIGINT."""
         server = self._serve()
         scheduler = BackgroundScheduler(timezone="UTC")
-        scheduler.add_job(
-            self.run_pass,
-            "interval",
-            seconds=self.settings.interval,
-            jitter=self.settings.jitter,
-            max_instances=1,
-            coalesce=True,
-            next_run_time=datetime.datetime.now(datetime.UTC),  # first pass at start-up
-            id="reconcile",
-        )
+        self.schedule(scheduler)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         scheduler.start()
@@ -234,6 +225,21 @@ class Daemon:
             logging.shutdown()
             os._exit(0)
         return 0
+
+    def schedule(self, scheduler: BackgroundScheduler) -> None:
+        """Every interval with jitter, first at start-up; one pass at a time, missed runs
+        coalesced into one."""
+        scheduler.add_job(
+            self.run_pass,
+            "interval",
+            seconds=self.settings.interval,
+            jitter=self.settings.jitter,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.datetime.now(datetime.UTC),
+            id="reconcile",
+        )
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()

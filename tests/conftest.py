@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from reconciler.simulator import MANAGEMENT_ACCOUNT_ID, Simulator
+from tests.aws.support import PEOPLE, Aws
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "desired" / "accounts.yaml"
@@ -42,3 +43,12 @@ def endpoint(simulator: Simulator) -> str:
 @pytest.fixture
 def management_id() -> str:
     return MANAGEMENT_ACCOUNT_ID
+
+
+@pytest.fixture
+def aws(endpoint: str) -> Aws:
+    """The simulator with an organization and the example's people as IAM users."""
+    helper = Aws(endpoint)
+    for user in PEOPLE:
+        helper.iam.create_user(UserName=user)
+    return helper
