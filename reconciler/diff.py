@@ -26,17 +26,18 @@ def diff(declared: state.OrgState, live: state.OrgState, rules: Rules) -> plan.P
         *_units(declared, live, rules),
         *_groups(declared, live, rules),
     ]
+    names = {a.name for a in declared.accounts}
+    unreachable = {n: why for n, why in live.unreachable.items() if n in names}
     for account in declared.accounts:
         current = live_accounts.get(account.id) if account.id else None
-        changes += _account(account, current, rules, live.unreachable)
+        if account.id and current is None:
+            # An id is only ever adopted, never created: a missing one is a mistake to report.
+            unreachable[account.name] = f"account id {account.id} is not in the organization"
+            continue
+        changes += _account(account, current, rules, unreachable)
     declared_ids = {a.id for a in declared.accounts if a.id}
     unmanaged = _unmanaged(declared, live, declared_ids, rules)
-    unreachable = {n: why for n, why in live.unreachable.items() if _is_declared(declared, n)}
     return plan.Plan.of(changes, unmanaged=unmanaged, unreachable=unreachable)
-
-
-def _is_declared(declared: state.OrgState, name: str) -> bool:
-    return any(a.name == name for a in declared.accounts)
 
 
 def _units(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Iterator[plan.Change]:
@@ -76,11 +77,11 @@ def _account(
     assert account.id is not None  # an account matched to a live one has its id
     if live.unit != account.unit:
         changes.append(plan.MoveAccount(account.name, account.id, live.unit, account.unit))
+    if live.roles is None or account.name in unreachable:
+        return changes  # its tags and roles were not read: nothing is known to differ
     if dict(live.tags) != dict(account.tags):
         changes.append(plan.UpdateAccountTags(account.name, account.id, live.tags, account.tags))
-    if live.roles is not None and account.name not in unreachable:
-        changes += _roles(account, live.roles, rules)
-    return changes
+    return changes + _roles(account, live.roles, rules)
 
 
 def _create_account(account: state.Account, rules: Rules) -> plan.CreateAccount:
@@ -152,10 +153,15 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
             current = state.Group(group.name, grant_policy=group.grant_policy)
         elif _policy_differs(group.grant_policy, current.grant_policy):
             yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
-        for user in sorted(group.users - current.users, key=str.lower):
-            yield plan.AddMember(current.name, user)
-        for user in sorted(current.users - group.users, key=str.lower):
-            yield plan.RemoveMember(current.name, user)
+        # IAM user names are unique ignoring case: compare them that way.
+        wanted = {user.lower() for user in group.users}
+        present = {user.lower() for user in current.users}
+        for user in sorted(group.users, key=str.lower):
+            if user.lower() not in present:
+                yield plan.AddMember(current.name, user)
+        for user in sorted(current.users, key=str.lower):
+            if user.lower() not in wanted:
+                yield plan.RemoveMember(current.name, user)
     if rules.prune:
         declared_names = {name.lower() for name in declared.groups}
         for name, group in sorted(live.groups.items()):

@@ -72,13 +72,22 @@ def _trusts_anyone(document: str) -> bool:
 
 
 def _withhold_protected(document: spec.Spec, proposed: plan.Plan) -> plan.Plan:
-    protected = {a.name for a in document.accounts if document.is_protected(a)}
+    names = {a.name for a in document.accounts if document.is_protected(a)}
+    ids = set(document.policy.protected_accounts)
     keep, withheld = [], list(proposed.withheld)
     for change in proposed.changes:
-        if change.account in protected:
+        if change.account in names or getattr(change, "account_id", None) in ids:
             withheld.append(plan.Withheld(change, f"account {change.account} is protected"))
         else:
             keep.append(change)
+    # A unit that only empties once a protected account moves out stays: it will not be empty.
+    held_units = {w.change.source for w in withheld if isinstance(w.change, plan.MoveAccount)}
+    for change in list(keep):
+        if isinstance(change, plan.DeleteUnit) and any(
+            unit[: len(change.path)] == change.path for unit in held_units
+        ):
+            keep.remove(change)
+            withheld.append(plan.Withheld(change, "a protected account stays in this unit"))
     return replace(proposed, changes=tuple(keep), withheld=tuple(withheld))
 
 

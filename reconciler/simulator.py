@@ -6,10 +6,19 @@ outside this module imports moto.
 
 from __future__ import annotations
 
+import http
+import io
 import json
 import logging
 import os
+import random
+import re
+import threading
+import time
+import urllib.parse
 import urllib.request
+from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 # The AWS managed policies the example document attaches. Loading all ~1,500 costs about
@@ -54,3 +63,150 @@ def _load_only(names: tuple[str, ...]) -> None:
     data = json.loads(module["aws_managed_policies_data"])
     module["aws_managed_policies_data"] = json.dumps({k: v for k, v in data.items() if k in names})
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"
+
+
+@dataclass
+class Fault:
+    """What to do to calls of one operation (`Service:Operation`, `Operation`, or `*`)."""
+
+    operation: str
+    code: str = ""
+    status: int = 400
+    times: int | None = None  # answer this many calls with the error, then let them through
+    fraction: float | None = None  # or this share of calls, at random (seeded)
+    latency: float = 0.0  # seconds added before answering
+
+    def matches(self, service: str, operation: str) -> bool:
+        return self.operation in ("*", operation, f"{service}:{operation}")
+
+
+class FaultInjector:
+    """WSGI middleware over the simulator: counts every call by operation, adds latency, and
+    answers chosen calls with AWS errors. Controlled over HTTP under /fault-api/ so a test or
+    benchmark in another process can steer it."""
+
+    def __init__(self, app: Any, seed: int = 0) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)  # noqa: S311 (fault sampling, not security)
+        self.faults: list[Fault] = []
+        self.latency = 0.0
+        self.counts: Counter[str] = Counter()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO", "").startswith("/fault-api/"):
+            return self._control(environ, start_response)
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        service, operation = _identify(environ, body)
+        fault, delay = self._decide(service, operation)
+        if delay:
+            time.sleep(delay)
+        if fault is not None:
+            return _error(start_response, service, fault)
+        return self._app(environ, start_response)
+
+    def _decide(self, service: str, operation: str) -> tuple[Fault | None, float]:
+        with self._lock:
+            self.counts[f"{service}:{operation}"] += 1
+            delay = self.latency
+            for fault in self.faults:
+                if not fault.matches(service, operation):
+                    continue
+                delay += fault.latency
+                if not fault.code:
+                    continue
+                if fault.times is not None and fault.times > 0:
+                    fault.times -= 1
+                    return fault, delay
+                if fault.fraction is not None and self._random.random() < fault.fraction:
+                    return fault, delay
+            return None, delay
+
+    def _control(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        path = environ["PATH_INFO"]
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        payload = json.loads(environ["wsgi.input"].read(length) or b"null")
+        with self._lock:
+            if path == "/fault-api/faults":
+                self.faults = [Fault(**f) for f in payload or []]
+            elif path == "/fault-api/latency":
+                self.latency = float(payload or 0)
+            elif path == "/fault-api/clear":
+                self.faults, self.latency = [], 0.0
+                self.counts.clear()
+            answer = {"counts": dict(self.counts), "latency": self.latency}
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+
+
+def _identify(environ: dict[str, Any], body: bytes) -> tuple[str, str]:
+    """The service and operation of a request: JSON protocols name it in X-Amz-Target, query
+    protocols (IAM, STS) in the Action form field; the service is in the signature scope."""
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
+    scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", authorization)
+    service = scope.group(1) if scope else "unknown"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    action = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("Action", [""])[0]
+    return service, action or environ.get("PATH_INFO", "")
+
+
+def _error(start_response: Any, service: str, fault: Fault) -> list[bytes]:
+    status = f"{fault.status} {http.HTTPStatus(fault.status).phrase}"
+    message = f"injected {fault.code}"
+    if service in ("iam", "sts"):
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{fault.code}</Code><Message>{message}</Message></Error>"
+            "<RequestId>fault</RequestId></ErrorResponse>"
+        )
+        start_response(status, [("Content-Type", "text/xml")])
+    else:
+        body = json.dumps({"__type": fault.code, "message": message})
+        start_response(status, [("Content-Type", "application/x-amz-json-1.1")])
+    return [body.encode()]
+
+
+class FaultyServer:
+    """The simulator behind a `FaultInjector`, on 127.0.0.1, in a background thread."""
+
+    def __init__(self, port: int = 0, latency: float = 0.0) -> None:
+        _load_only(MANAGED_POLICIES)
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self.injector = FaultInjector(DomainDispatcherApplication(create_backend_app))
+        self.injector.latency = latency
+        self._server = make_server("127.0.0.1", port, self.injector, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> str:
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+def main() -> None:
+    """`python -m reconciler.simulator --port N --latency S`: serve until interrupted."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="AWS simulator with fault injection")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added per call")
+    args = parser.parse_args()
+    server = FaultyServer(args.port, args.latency)
+    print(server.start(), flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -65,17 +65,17 @@ def converged(document: spec.Spec) -> state.OrgState:
 
 
 @pytest.fixture
-def text() -> str:
+def org_yaml() -> str:
     """tests/fixtures/diff_org.yaml as text."""
     return (FIXTURES / "diff_org.yaml").read_text(encoding="utf-8")
 
 
 @pytest.fixture
-def variant(text: str) -> Callable[..., spec.Spec]:
+def variant(org_yaml: str) -> Callable[..., spec.Spec]:
     """The document with each `old` text (occurring exactly once) replaced by `new`."""
 
     def change(*replacements: tuple[str, str]) -> spec.Spec:
-        changed = text
+        changed = org_yaml
         for old, new in replacements:
             assert changed.count(old) == 1, f"{old!r} must occur exactly once in diff_org.yaml"
             changed = changed.replace(old, new)

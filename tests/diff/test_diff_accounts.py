@@ -181,11 +181,6 @@ def test_creation_in_flight_is_not_requested_again(
     assert p.unmanaged[plan.Kind.ACCOUNT] == ()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an account declared with an `id` that is not in the organization is planned "
-    "as CreateAccount; SPEC section 2 says an account with an id is adopted, never created",
-)
 def test_declared_id_not_in_the_organization_is_never_created(
     variant: Variant, live: state.OrgState, plan_of: PlanOf
 ) -> None:
