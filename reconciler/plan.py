@@ -339,34 +339,32 @@ class PutGroupGrants(Change):
 
 
 @dataclass(frozen=True)
-class AddMember(Change):
+class MembershipChange(Change):
+    """One user's membership of one group in the source account."""
+
     group: str
     user: str
-    action = Action.CREATE
     kind = Kind.MEMBERSHIP
     stage = Stage.MEMBERSHIPS
 
     @property
     def target(self) -> str:
         return f"{self.group}/{self.user}"
+
+
+@dataclass(frozen=True)
+class AddMember(MembershipChange):
+    action = Action.CREATE
 
     def detail(self) -> str:
         return f"add user {self.user} to group {self.group}"
 
 
 @dataclass(frozen=True)
-class RemoveMember(Change):
+class RemoveMember(MembershipChange):
     """A user in a declared group that the document does not list: access to revoke."""
 
-    group: str
-    user: str
     action = Action.DELETE
-    kind = Kind.MEMBERSHIP
-    stage = Stage.MEMBERSHIPS
-
-    @property
-    def target(self) -> str:
-        return f"{self.group}/{self.user}"
 
     def detail(self) -> str:
         return f"remove user {self.user} from group {self.group} (not declared)"

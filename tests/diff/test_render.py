@@ -120,7 +120,7 @@ def _concrete(cls: type[plan.Change]) -> set[type[plan.Change]]:
     found = set()
     for sub in cls.__subclasses__():
         found |= _concrete(sub)
-        if sub is not plan.RoleChange:
+        if not sub.__subclasses__():  # bases such as RoleChange are never planned themselves
             found.add(sub)
     return found
 
