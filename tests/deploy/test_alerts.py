@@ -1,0 +1,268 @@
+"""The alerts, their unit tests, the runbook and the Grafana dashboard stay true to the code.
+
+promtool checks and unit-tests the rules; every `reconciler_` metric the rules and the
+dashboard query must exist in the code's registry, so renaming a metric breaks the build rather
+than the pager.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.metrics import Metrics
+
+REPO = Path(__file__).resolve().parents[2]
+RULES = REPO / "deploy" / "alerts" / "rules.yaml"
+RULE_TESTS = REPO / "deploy" / "alerts" / "tests.yaml"
+DASHBOARD = REPO / "deploy" / "grafana" / "reconciler-dashboard.json"
+RUNBOOK = REPO / "docs" / "runbook.md"
+
+ALERTS = {
+    "ReconcilerDriftNotCorrected",
+    "ReconcilerReconcileFailing",
+    "ReconcilerReconcileStale",
+    "ReconcilerSourceInvalid",
+    "ReconcilerAccountUnreachable",
+    "ReconcilerAbsent",
+    "ReconcilerAwsApiErrorsRising",
+}
+
+# A dashboard topic (issue 5) and a metric whose presence shows the dashboard covers it.
+DASHBOARD_TOPICS = {
+    "drift by kind and change": "reconciler_drift_resources",
+    "drift by account": "reconciler_account_drift_resources",
+    "passes and failures": "reconciler_reconcile_total",
+    "pass duration by phase": "reconciler_reconcile_duration_seconds_bucket",
+    "last success age": "reconciler_last_success_timestamp_seconds",
+    "revision in force": "reconciler_source_info",
+    "source valid": "reconciler_source_valid",
+    "unreachable accounts": "reconciler_account_reachable",
+    "unmanaged resources": "reconciler_unmanaged_resources",
+    "changes applied and failed": "reconciler_changes_applied_total",
+    "AWS API calls and errors": "reconciler_aws_api_calls_total",
+}
+
+# Sample-name suffixes each metric type exposes (prometheus_client, text format).
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+    "info": ("_info",),
+    "gauge": ("",),
+}
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail(
+            "promtool is not installed: it checks and unit-tests deploy/alerts. Install Debian's "
+            "prometheus package (`apt-get install -y prometheus`), which provides promtool.",
+            pytrace=False,
+        )
+    return path
+
+
+def run_promtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [promtool(), *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def load_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load(RULES.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def alerts() -> list[dict[str, Any]]:
+    return [rule for rule in load_rules() if "alert" in rule]
+
+
+def load_dashboard() -> dict[str, Any]:
+    dashboard: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return dashboard
+
+
+def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those nested in collapsed rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def dashboard_exprs(dashboard: dict[str, Any]) -> list[str]:
+    exprs = [t["expr"] for p in panels(dashboard) for t in p.get("targets", []) if "expr" in t]
+    for variable in dashboard["templating"]["list"]:
+        query = variable.get("query")
+        if variable.get("type") == "query":
+            exprs.append(query["query"] if isinstance(query, dict) else query)
+    return exprs
+
+
+def metric_names(expr: str) -> set[str]:
+    """The `reconciler_` metric names a PromQL expression uses, read loosely: identifiers
+    outside label matchers and strings (a label could be called reconciler_something)."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    expr = re.sub(r"\{[^}]*\}", "{}", expr)  # label matchers
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)
+    return set(re.findall(r"\breconciler_[a-zA-Z0-9_:]*", expr))
+
+
+def registry_names() -> set[str]:
+    """Every sample name the registry exposes, including those of labelled metrics that have
+    no series yet (accounts, AWS operations), derived from each family's type."""
+    names: set[str] = set()
+    for family in Metrics().registry.collect():
+        names.update(sample.name for sample in family.samples)
+        names.update(family.name + suffix for suffix in SUFFIXES[family.type])
+    return names
+
+
+# --- promtool ---------------------------------------------------------------------------------
+
+
+def test_promtool_check_rules() -> None:
+    result = run_promtool("check", "rules", str(RULES.relative_to(REPO)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(load_rules())} rules found" in result.stdout
+
+
+def test_promtool_unit_tests_pass() -> None:
+    result = run_promtool("test", "rules", str(RULE_TESTS.relative_to(REPO)))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_unit_tests_fire_and_silence_every_alert() -> None:
+    """Each alert has a case where it fires and one where it stays silent."""
+    fires: set[str] = set()
+    silent: set[str] = set()
+    for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (fires if check.get("exp_alerts") else silent).add(check["alertname"])
+    assert fires == ALERTS
+    assert silent == ALERTS
+
+
+def test_dashboard_queries_parse(tmp_path: Path) -> None:
+    """promtool parses every dashboard query, as a recording rule, with the variables filled."""
+    exprs = [
+        t["expr"] for p in panels(load_dashboard()) for t in p.get("targets", []) if "expr" in t
+    ]
+    values = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h", "$job": "x"}
+    rules = []
+    for number, expr in enumerate(exprs):
+        for variable, value in values.items():
+            expr = expr.replace(variable, value)
+        rules.append({"record": f"dashboard:query_{number}", "expr": expr})
+    path = tmp_path / "dashboard-queries.yaml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
+    result = run_promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- metric names -----------------------------------------------------------------------------
+
+
+def test_metric_name_parsing() -> None:
+    assert metric_names(
+        'sum by (reconciler_x) (rate(reconciler_a_total{reconciler_y="reconciler_z"}[5m]))'
+        " / on (job) reconciler_b"
+    ) == {"reconciler_a_total", "reconciler_b"}
+
+
+def test_rules_use_only_registry_metrics() -> None:
+    used = {name for rule in load_rules() for name in metric_names(rule["expr"])}
+    assert used, "no reconciler_ metric found in the rules"
+    assert used - registry_names() == set()
+
+
+def test_dashboard_uses_only_registry_metrics() -> None:
+    used = {name for expr in dashboard_exprs(load_dashboard()) for name in metric_names(expr)}
+    assert used, "no reconciler_ metric found in the dashboard"
+    assert used - registry_names() == set()
+
+
+# --- alerts and runbook -----------------------------------------------------------------------
+
+
+def runbook_anchors() -> set[str]:
+    """GitHub's anchors of the runbook's headings: lowercased, punctuation dropped."""
+    anchors = set()
+    for line in RUNBOOK.read_text().splitlines():
+        heading = re.match(r"#{1,6}\s+(.*?)\s*#*$", line)
+        if heading:
+            text = re.sub(r"[^\w\- ]", "", heading.group(1).lower())
+            anchors.add(text.replace(" ", "-"))
+    return anchors
+
+
+def test_every_required_alert_exists() -> None:
+    assert {rule["alert"] for rule in alerts()} == ALERTS
+
+
+@pytest.mark.parametrize("name", sorted(ALERTS))
+def test_alert_is_complete(name: str) -> None:
+    (rule,) = [rule for rule in alerts() if rule["alert"] == name]
+    assert rule.get("for"), f"{name} has no for:"
+    assert rule.get("labels", {}).get("severity") in {"critical", "warning", "info"}
+    annotations = rule.get("annotations", {})
+    assert annotations.get("summary"), f"{name} has no summary"
+    assert annotations.get("description"), f"{name} has no description"
+    url = annotations.get("runbook_url", "")
+    assert url.split("#")[0].endswith("docs/runbook.md"), url
+    anchor = url.partition("#")[2]
+    assert anchor == name.lower()
+    assert anchor in runbook_anchors(), f"docs/runbook.md has no heading for #{anchor}"
+
+
+# --- dashboard --------------------------------------------------------------------------------
+
+
+def test_dashboard_identity() -> None:
+    dashboard = load_dashboard()
+    assert dashboard["uid"] == "reconciler"
+    assert dashboard["schemaVersion"] >= 36
+
+
+def test_dashboard_variables() -> None:
+    variables = {v["name"]: v for v in load_dashboard()["templating"]["list"]}
+    datasource = variables["datasource"]
+    assert (datasource["type"], datasource["query"]) == ("datasource", "prometheus")
+    job = variables["job"]
+    assert job["type"] == "query"
+    query = job["query"]["query"] if isinstance(job["query"], dict) else job["query"]
+    assert query == "label_values(reconciler_build_info, job)"
+    assert job["datasource"]["uid"] == "${datasource}"
+
+
+def test_every_panel_uses_the_datasource_variable_and_job() -> None:
+    checked = 0
+    for panel in panels(load_dashboard()):
+        if panel["type"] == "row":
+            continue
+        checked += 1
+        title = panel["title"]
+        assert panel["datasource"]["uid"] == "${datasource}", title
+        assert panel["targets"], f"{title} has no query"
+        for target in panel["targets"]:
+            assert target.get("datasource", panel["datasource"])["uid"] == "${datasource}", title
+            selectors = re.findall(r"reconciler_\w+(\{[^}]*\})?", target["expr"])
+            assert selectors, f"{title}: no reconciler_ metric in {target['expr']}"
+            assert all('job="$job"' in s for s in selectors), f"{title}: {target['expr']}"
+    assert checked >= len(DASHBOARD_TOPICS)
+
+
+@pytest.mark.parametrize("topic", sorted(DASHBOARD_TOPICS))
+def test_dashboard_covers(topic: str) -> None:
+    used = {name for expr in dashboard_exprs(load_dashboard()) for name in metric_names(expr)}
+    assert DASHBOARD_TOPICS[topic] in used

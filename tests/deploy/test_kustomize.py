@@ -1,0 +1,318 @@
+"""The kustomize base and its overlays render, pass `kubernetes-validate --strict` for a current
+Kubernetes version (built-in kinds), and hold the pod hardening every container needs.
+
+The Prometheus Operator kinds (ServiceMonitor, PrometheusRule) are CRDs that kubernetes-validate
+has no schema for; they are checked structurally here instead.
+
+kustomize reads no file outside a kustomization's directory, and refuses an overlay whose base
+directory contains it; so the base (deploy/base/) holds two generated copies:
+deploy/base/prometheusrule.yaml wraps the groups of deploy/alerts/rules.yaml, and
+deploy/base/reconciler-dashboard.json is deploy/grafana/reconciler-dashboard.json.
+`python tests/deploy/test_kustomize.py` regenerates both; tests fail while they differ.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+RULES = DEPLOY / "alerts" / "rules.yaml"
+DASHBOARD = DEPLOY / "grafana" / "reconciler-dashboard.json"
+BASE = DEPLOY / "base"
+PROMETHEUS_RULE = BASE / "prometheusrule.yaml"
+DASHBOARD_COPY = BASE / "reconciler-dashboard.json"
+REGENERATE = "regenerate the copies in deploy/base: .venv/bin/python tests/deploy/test_kustomize.py"
+OVERLAYS = sorted(p.parent for p in (DEPLOY / "overlays").glob("*/kustomization.yaml"))
+TARGETS = [DEPLOY, *OVERLAYS]
+CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+PORT = 8080
+UID = 10001
+
+kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+
+
+def render(target: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        ["kubectl", "kustomize", str(target)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"kubectl kustomize {target} failed:\n{done.stderr}"
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+@pytest.fixture(scope="module", params=TARGETS, ids=lambda p: str(p.relative_to(REPO)))
+def objects(request: pytest.FixtureRequest) -> list[dict[str, Any]]:
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl not installed")
+    return render(request.param)
+
+
+def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = of_kind(objects, kind)
+    assert len(found) == 1, f"expected one {kind}, found {len(found)}"
+    return found[0]
+
+
+def test_there_is_a_plan_only_overlay() -> None:
+    assert DEPLOY / "overlays" / "plan-only" in OVERLAYS
+
+
+@kubectl
+def test_deploy_renders_the_base() -> None:
+    assert render(DEPLOY) == render(BASE)
+
+
+def test_renders_every_kind(objects: list[dict[str, Any]]) -> None:
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == sorted(
+        [
+            "ConfigMap",
+            "ConfigMap",
+            "Deployment",
+            "Namespace",
+            "PrometheusRule",
+            "Service",
+            "ServiceAccount",
+            "ServiceMonitor",
+        ]
+    )
+    for obj in objects:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == "reconciler", obj["metadata"]["name"]
+
+
+def test_builtin_kinds_pass_strict_validation(objects: list[dict[str, Any]]) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    version = kubernetes_validate.utils.latest_version()
+    major, minor = (int(part) for part in version.split(".")[:2])
+    assert (major, minor) >= (1, 30), f"kubernetes-validate knows only up to {version}"
+    for obj in objects:
+        if obj["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {exc.message} at {exc.path}")
+
+
+def test_every_container_is_hardened(objects: list[dict[str, Any]]) -> None:
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    containers = pod["containers"] + pod.get("initContainers", [])
+    assert containers
+    for container in containers:
+        context = container.get("securityContext", {})
+        name = container["name"]
+        assert context.get("runAsNonRoot") is True, name
+        assert context.get("runAsUser", pod["securityContext"].get("runAsUser")) == UID, name
+        assert context.get("runAsGroup", pod["securityContext"].get("runAsGroup")) == UID, name
+        assert context.get("readOnlyRootFilesystem") is True, name
+        assert context.get("allowPrivilegeEscalation") is False, name
+        assert context.get("privileged", False) is False, name
+        assert context.get("capabilities", {}).get("drop") == ["ALL"], name
+        assert not context.get("capabilities", {}).get("add"), name
+        assert context.get("seccompProfile", {}).get("type") == "RuntimeDefault", name
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(container.get("resources", {}).get(kind, {})), name
+
+
+def test_probes_and_port(objects: list[dict[str, Any]]) -> None:
+    container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "http", "containerPort": PORT, "protocol": "TCP"} in container["ports"]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+
+
+def test_deployment_runs_one_daemon_that_stops_in_time(objects: list[dict[str, Any]]) -> None:
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    pod = deployment["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == one(objects, "ServiceAccount")["metadata"]["name"]
+    # SIGTERM ends a pass within 30 s (SPEC section 4); the kubelet must wait longer than that.
+    assert pod["terminationGracePeriodSeconds"] > 30
+
+
+def test_writable_places_are_volumes(objects: list[dict[str, Any]]) -> None:
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    for path in ("/var/lib/reconciler", "/tmp"):
+        assert path in mounts, path
+        assert "emptyDir" in volumes[mounts[path]], path
+
+
+def test_configuration_comes_from_config_map_and_secret(objects: list[dict[str, Any]]) -> None:
+    container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    config_maps = {o["metadata"]["name"]: o for o in of_kind(objects, "ConfigMap")}
+    (reference,) = (e["configMapRef"]["name"] for e in container["envFrom"])
+    assert reference.startswith("reconciler-config")
+    assert reference in config_maps, "envFrom names a ConfigMap that is not rendered"
+    data = config_maps[reference]["data"]
+    for key in (
+        "RECONCILER_SOURCE_URL",
+        "RECONCILER_SOURCE_REF",
+        "RECONCILER_SOURCE_PATH",
+        "RECONCILER_MODE",
+        "RECONCILER_INTERVAL",
+        "RECONCILER_LOG_FORMAT",
+    ):
+        assert key in data, key
+    assert data["RECONCILER_MODE"] in ("apply", "plan")
+    assert "RECONCILER_GIT_TOKEN" not in data, "the token belongs in a Secret"
+    env = {e["name"]: e for e in container.get("env", [])}
+    token = env["RECONCILER_GIT_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert token == {"name": "reconciler-git", "key": "token", "optional": True}
+
+
+def test_service_account_is_annotated_for_irsa(objects: list[dict[str, Any]]) -> None:
+    annotations = one(objects, "ServiceAccount")["metadata"]["annotations"]
+    assert annotations["eks.amazonaws.com/role-arn"].startswith("arn:aws:iam::")
+
+
+def test_service_and_service_monitor_find_the_pod(objects: list[dict[str, Any]]) -> None:
+    deployment = one(objects, "Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    service = one(objects, "Service")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert {"name": "http", "port": PORT, "targetPort": "http", "protocol": "TCP"} in service[
+        "spec"
+    ]["ports"]
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert (
+        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "http"
+    assert endpoint["path"] == "/metrics"
+    # The alerts tell plan-only installations apart by the `mode` target label.
+    assert "mode" in monitor["spec"]["targetLabels"]
+    assert service["metadata"]["labels"]["mode"] == config_mode(objects)
+
+
+def config_mode(objects: list[dict[str, Any]]) -> str:
+    (config,) = (
+        o for o in of_kind(objects, "ConfigMap") if o["metadata"]["name"].startswith("reconciler-c")
+    )
+    return str(config["data"]["RECONCILER_MODE"])
+
+
+def test_prometheus_rule_is_well_formed(objects: list[dict[str, Any]]) -> None:
+    rule = one(objects, "PrometheusRule")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(rule["spec"]) == {"groups"}
+    assert rule["spec"]["groups"]
+    for group in rule["spec"]["groups"]:
+        assert group["name"]
+        for entry in group["rules"]:
+            assert set(entry) <= {"alert", "record", "expr", "for", "labels", "annotations"}
+            assert entry.get("alert") or entry.get("record")
+            assert str(entry["expr"]).strip()
+
+
+def test_dashboard_config_map_is_labelled_for_grafana(objects: list[dict[str, Any]]) -> None:
+    dashboards = [
+        o
+        for o in of_kind(objects, "ConfigMap")
+        if o["metadata"].get("labels", {}).get("grafana_dashboard") == "1"
+    ]
+    assert len(dashboards) == 1
+    (content,) = dashboards[0]["data"].values()
+    assert json.loads(content) == json.loads(DASHBOARD_COPY.read_text())
+
+
+def test_mode_role_and_target_label_agree(objects: list[dict[str, Any]]) -> None:
+    if one(objects, "ServiceAccount")["metadata"]["annotations"][
+        "eks.amazonaws.com/role-arn"
+    ].endswith("-readonly"):
+        assert config_mode(objects) == "plan"
+    if config_mode(objects) == "plan":
+        assert one(objects, "Service")["metadata"]["labels"]["mode"] == "plan"
+
+
+@kubectl
+def test_overlay_differs_from_base_only_in_mode_and_role() -> None:
+    plan_only = render(DEPLOY / "overlays" / "plan-only")
+    assert config_mode(plan_only) == "plan"
+    base = render(DEPLOY)
+    assert config_mode(base) == "apply"
+    # The rest is the base: the same objects, the dashboard and the alerts included.
+    assert sorted(
+        (o["kind"], o["metadata"]["name"]) for o in plan_only if o["kind"] != "ConfigMap"
+    ) == sorted((o["kind"], o["metadata"]["name"]) for o in base if o["kind"] != "ConfigMap")
+    assert one(plan_only, "PrometheusRule") == one(base, "PrometheusRule")
+    role = one(plan_only, "ServiceAccount")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert role.endswith(":role/reconciler-readonly")
+
+
+# --- the generated copies in deploy/base ---------------------------------------------------------
+
+HEADER = """\
+# GENERATED from deploy/alerts/rules.yaml by `python tests/deploy/test_kustomize.py`: edit that
+# file, then regenerate this one. tests/deploy/test_kustomize.py fails while the two differ.
+# (A copy because kustomize reads no file outside the kustomization's directory.)
+#
+# The alerting rules as a PrometheusRule for the Prometheus Operator. If your Prometheus selects
+# rules by label (for kube-prometheus-stack: release: <release name>), add that label here.
+apiVersion: monitoring.coreos.com/v1
+kind: PrometheusRule
+metadata:
+  name: reconciler
+  labels:
+    app.kubernetes.io/name: reconciler
+spec:
+"""
+
+
+def prometheus_rule_text() -> str:
+    """The rule file's `groups:` and what follows, comments included, indented under spec."""
+    lines = RULES.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("groups:"))
+    body = "".join(f"  {line}\n" if line.strip() else "\n" for line in lines[start:])
+    return HEADER + body
+
+
+def test_prometheus_rule_repeats_the_rule_file() -> None:
+    if not RULES.exists():
+        pytest.skip("deploy/alerts/rules.yaml not written yet")
+    rules = yaml.safe_load(RULES.read_text())
+    wrapped = yaml.safe_load(PROMETHEUS_RULE.read_text())
+    assert wrapped["spec"]["groups"] == rules["groups"], (
+        f"deploy/base/prometheusrule.yaml differs from deploy/alerts/rules.yaml; {REGENERATE}"
+    )
+
+
+def test_dashboard_copy_is_the_dashboard() -> None:
+    if not DASHBOARD.exists():
+        pytest.skip("deploy/grafana/reconciler-dashboard.json not written yet")
+    assert DASHBOARD_COPY.read_bytes() == DASHBOARD.read_bytes(), (
+        f"deploy/base/reconciler-dashboard.json differs from the dashboard; {REGENERATE}"
+    )
+
+
+def test_generated_text_round_trips() -> None:
+    if not RULES.exists():
+        pytest.skip("deploy/alerts/rules.yaml not written yet")
+    generated = yaml.safe_load(prometheus_rule_text())
+    assert generated["spec"]["groups"] == yaml.safe_load(RULES.read_text())["groups"]
+
+
+if __name__ == "__main__":
+    PROMETHEUS_RULE.write_text(prometheus_rule_text())
+    DASHBOARD_COPY.write_bytes(DASHBOARD.read_bytes())
+    for path in (PROMETHEUS_RULE, DASHBOARD_COPY):
+        print(f"wrote {path.relative_to(REPO)}", file=sys.stderr)
