@@ -98,7 +98,7 @@ def _apply(args: argparse.Namespace) -> int:
 
 def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) -> reconcile.Result:
     concurrency = int(args.concurrency)
-    sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency)
+    sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=not apply)
     return reconcile.reconcile(document, sessions, apply=apply, concurrency=concurrency)
 
 
@@ -156,7 +156,7 @@ def _created_ids(document: spec.Spec, args: argparse.Namespace) -> dict[str, str
     """Ids of accounts created from the document, looked up by email; none when offline."""
     if all(account.id for account in document.accounts):
         return {}
-    sessions = reconcile.sessions_for(document, args.endpoint_url, 1)
+    sessions = reconcile.sessions_for(document, args.endpoint_url, 1, read_only=True)
     try:
         live = read.list_accounts(sessions)
     except AwsError as exc:
@@ -197,7 +197,12 @@ class _EnvDefault(argparse.Action):
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         variable = "RECONCILER_" + dest.upper()
         if variable in os.environ:
-            kwargs["default"] = os.environ[variable]
+            value = os.environ[variable]
+            choices = kwargs.get("choices")
+            if choices is not None and value not in choices:
+                # argparse checks choices on the command line only, not on defaults.
+                raise SystemExit(f"reconciler: {variable}={value!r} is not one of {list(choices)}")
+            kwargs["default"] = value
             kwargs["required"] = False
         kwargs["help"] = f"{kwargs.get('help', '')} [env {variable}]".strip()
         super().__init__(option_strings, dest, **kwargs)

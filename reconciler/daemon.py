@@ -155,7 +155,10 @@ class Daemon:
         )
         if key not in self._sessions:
             sessions = reconcile.sessions_for(
-                document, self.settings.endpoint_url, self.settings.concurrency
+                document,
+                self.settings.endpoint_url,
+                self.settings.concurrency,
+                read_only=self.settings.mode == "plan",
             )
             sessions.on_event("needs-retry", api_call_counter(self.metrics))
             self._sessions = {key: sessions}

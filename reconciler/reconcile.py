@@ -35,12 +35,15 @@ class Result:
         return not (self.refused or self.plan.withheld or self.plan.unreachable or self.failed)
 
 
-def sessions_for(document: spec.Spec, endpoint_url: str | None, concurrency: int) -> Sessions:
+def sessions_for(
+    document: spec.Spec, endpoint_url: str | None, concurrency: int, *, read_only: bool = False
+) -> Sessions:
     return Sessions(
         management_account_id=document.organization.management_account_id,
         bootstrap_role=document.organization.bootstrap_role,
         endpoint_url=endpoint_url,
         max_pool=concurrency + 4,
+        read_only=read_only,
     )
 
 

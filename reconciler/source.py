@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,7 @@ class GitSource:
             env["RECONCILER_GIT_TOKEN"] = self.token
         if self.ssh_key_file:
             env["GIT_SSH_COMMAND"] = (
-                f"ssh -i {self.ssh_key_file} -o IdentitiesOnly=yes -o BatchMode=yes "
+                f"ssh -i {shlex.quote(self.ssh_key_file)} -o IdentitiesOnly=yes -o BatchMode=yes "
                 "-o StrictHostKeyChecking=accept-new"
             )
         return env

@@ -25,6 +25,7 @@ from reconciler.errors import AccessError, AwsError, AwsRequestError, TransientA
 # that could lapse mid-pass (AssumeRole issues them for one hour by default).
 REFRESH_MARGIN = datetime.timedelta(minutes=15)
 SESSION_NAME = "reconciler"
+READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 # Retries: adaptive mode adds client-side rate limiting on top of exponential backoff, which
 # is what Organizations' and IAM's unpublished throttling limits call for; 10 attempts ride out
@@ -84,12 +85,16 @@ class Sessions:
         region: str | None = None,
         max_pool: int = 20,
         session: boto3.Session | None = None,
+        read_only: bool = False,
     ) -> None:
         self._session = session or boto3.Session()
         self._region = region or self._session.region_name or "us-east-1"
         self._endpoint_url = endpoint_url
         self.management_account_id = management_account_id
         self.bootstrap_role = bootstrap_role
+        # In plan mode, member-account sessions are limited to reading: the bootstrap role is
+        # an administrator, and a session policy caps what its credentials may do.
+        self._session_policies = [{"arn": READ_ONLY_POLICY}] if read_only else []
         self._config = botocore.config.Config(
             retries=RETRIES,  # type: ignore[arg-type]
             connect_timeout=CONNECT_TIMEOUT,
@@ -137,7 +142,9 @@ class Sessions:
             return cached
         role_arn = f"arn:aws:iam::{account_id}:role/{self.bootstrap_role}"
         with translated("sts:AssumeRole"):
-            answer = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName=SESSION_NAME)
+            answer = self.client("sts").assume_role(
+                RoleArn=role_arn, RoleSessionName=SESSION_NAME, PolicyArns=self._session_policies
+            )
         raw = answer["Credentials"]
         fresh = _Credentials(
             raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"], raw["Expiration"]
@@ -205,5 +212,4 @@ def pages(client: Any, method: str, key: str, **kwargs: Any) -> Iterator[Any]:
 
 def _operation(client: Any, method: str) -> str:
     service = client.meta.service_model.service_name
-    operation = "".join(part.title() for part in method.split("_"))
-    return f"{service}:{operation}"
+    return f"{service}:{client.meta.method_to_api_mapping.get(method, method)}"
