@@ -117,6 +117,10 @@ class Daemon:
             log.error("pass failed: %s", exc)
             self.metrics.record_pass_error()
             return
+        except Exception:  # a bug must not stop the daemon: report it, try again next interval
+            log.exception("pass failed unexpectedly")
+            self.metrics.record_pass_error()
+            return
         # Record what the pass found and did.
         names = [a.name for a in document.accounts]
         self.metrics.forget_accounts(names)
@@ -129,6 +133,7 @@ class Daemon:
             revision = self.source.fetch()
         except SourceError as exc:
             log.error("source unavailable, keeping the revision in force: %s", exc)
+            self.metrics.source_errors.inc()
             return
         self.documents.update(revision)
         if self.documents.newest_valid:

@@ -80,6 +80,11 @@ class Metrics:
             "reconciler_source_valid", "1 when the newest revision validated.", registry=r
         )
         self.source = Info("reconciler_source", "The revision in force.", registry=r)
+        self.source_errors = PromCounter(
+            "reconciler_source_fetch_errors",
+            "Fetches of the source (git or directory) that failed; the revision in force stays.",
+            registry=r,
+        )
         self.api_calls = PromCounter(
             "reconciler_aws_api_calls",
             "Every AWS API call made, retries included, by service, operation and outcome.",

@@ -11,6 +11,7 @@ roles' trust and session settings (ListRoles) and its roles' policies and tags
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +20,7 @@ from reconciler import policies, spec, state
 from reconciler.aws.sessions import Sessions, call, each_page, pages
 from reconciler.errors import AwsError
 
+log = logging.getLogger(__name__)
 _SERVICE_ROLE_PATH = "/aws-service-role/"  # AWS-owned; never ours to read or change
 
 
@@ -132,6 +134,10 @@ def _read_accounts(
                 result.append(future.result())
             except AwsError as exc:
                 unreachable[declared.name] = str(exc)
+                result.append(replace(account, name=declared.name, roles=None))
+            except Exception as exc:  # an answer we did not expect: isolate it
+                log.exception("reading account %s failed unexpectedly", declared.name)
+                unreachable[declared.name] = f"unexpected {type(exc).__name__}: {exc}"
                 result.append(replace(account, name=declared.name, roles=None))
     return result, unreachable
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import json
+import logging
 import re
 import threading
 import time
@@ -21,6 +22,8 @@ from typing import Any
 from reconciler import plan, policies, state
 from reconciler.aws.sessions import Sessions, call, pages
 from reconciler.errors import AccessError, AwsRequestError, ReconcilerError
+
+log = logging.getLogger(__name__)
 
 MAX_CREATIONS_IN_FLIGHT = 5  # Organizations: concurrent CreateAccount requests per organization
 CREATE_TIMEOUT = 30 * 60  # seconds; AWS usually needs a few minutes
@@ -136,6 +139,9 @@ def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
         return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}")
     except ReconcilerError as exc:
         return plan.Outcome(change, plan.Status.FAILED, str(exc))
+    except Exception as exc:  # an answer we did not expect: fail this one
+        log.exception("applying %s failed unexpectedly", change.line())
+        return plan.Outcome(change, plan.Status.FAILED, f"unexpected {type(exc).__name__}: {exc}")
     return plan.Outcome(change, plan.Status.APPLIED)
 
 
