@@ -106,9 +106,12 @@ def _lanes(changes: list[plan.Change], context: Context, concurrency: int) -> li
     lanes: dict[str, list[plan.Change]] = {}
     for change in changes:
         lanes.setdefault(change.account or "", []).append(change)
+    # Lanes that create an account wait on AWS (and on the 5-creations limit): start the
+    # others first, so waiting creations never hold back changes to existing accounts.
+    ordered = sorted(lanes.values(), key=lambda lane: isinstance(lane[0], plan.CreateAccount))
     outcomes: list[plan.Outcome] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for result in pool.map(lambda lane: _lane(lane, context), lanes.values()):
+        for result in pool.map(lambda lane: _lane(lane, context), ordered):
             outcomes += result
     return outcomes
 
