@@ -10,6 +10,7 @@ import logging
 import re
 import sys
 import time
+from typing import Any
 
 PASS_ID: contextvars.ContextVar[str] = contextvars.ContextVar("pass_id", default="")
 REVISION: contextvars.ContextVar[str] = contextvars.ContextVar("revision", default="")
@@ -22,10 +23,12 @@ _SECRETS = [
         re.compile(r"(<(SecretAccessKey|SessionToken)>)[^<]*(</)", re.IGNORECASE),
         r"\1****\3",
     ),
+    # The value may be a bytes literal (b'...'), as in botocore's debug dump of request
+    # headers: without `b?` here the mask took only the `b` and left the token itself.
     (
         re.compile(
             r"""(["']?(?:aws_)?(?:secret_?access_?key|session_?token|SecretAccessKey|SessionToken|"""
-            r"""Token|Password)["']?\s*[:=]\s*["']?)[^"',\s}&]+""",
+            r"""Token|Password)["']?\s*[:=]\s*(?:b?["'])?)[^"',\s}&]+""",
             re.IGNORECASE,
         ),
         r"\1****",
@@ -62,7 +65,21 @@ class _JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return redact(json.dumps(entry, default=str))
+        # Masked before encoding too: json.dumps escapes the quotes of a JSON body inside a
+        # message (botocore's debug dump of an SSO or other JSON response), and the patterns,
+        # written for `"key": "value"`, no longer recognise `\"key\": \"value\"`.
+        return redact(json.dumps(_masked(entry), default=str))
+
+
+def _masked(value: Any) -> Any:
+    """The value with every string in it redacted, through lists and dicts."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
 
 
 class _TextFormatter(logging.Formatter):

@@ -6,6 +6,7 @@ outside this module imports moto.
 
 from __future__ import annotations
 
+import html
 import http
 import io
 import json
@@ -67,7 +68,16 @@ def _load_only(names: tuple[str, ...]) -> None:
 
 @dataclass
 class Fault:
-    """What to do to calls of one operation (`Service:Operation`, `Operation`, or `*`)."""
+    """What to do to calls of one operation (`Service:Operation`, `Service:*`, `Operation`,
+    or `*`).
+
+    A fault with a `code` answers an AWS error (`message`, default "injected CODE"); one with
+    a `body` answers that JSON body with `status` instead (a canned answer moto would not give,
+    such as a CreateAccount request still IN_PROGRESS; JSON-protocol services only, like
+    Organizations); one with neither only adds `latency`. `body_contains` narrows it to
+    requests whose body contains that text, raw or URL-decoded (an account id in an
+    AssumeRole RoleArn, a request id, an email). Faults are tried in order; the first one that
+    answers wins, and the latency of every matching fault before it adds up."""
 
     operation: str
     code: str = ""
@@ -75,23 +85,34 @@ class Fault:
     times: int | None = None  # answer this many calls with the error, then let them through
     fraction: float | None = None  # or this share of calls, at random (seeded)
     latency: float = 0.0  # seconds added before answering
+    body_contains: str = ""
+    body: dict[str, Any] | None = None
+    message: str = ""
 
-    def matches(self, service: str, operation: str) -> bool:
-        return self.operation in ("*", operation, f"{service}:{operation}")
+    def matches(self, service: str, operation: str, body: str = "") -> bool:
+        named = self.operation in ("*", operation, f"{service}:{operation}", f"{service}:*")
+        return named and (not self.body_contains or self.body_contains in body)
+
+    @property
+    def answers(self) -> bool:
+        return bool(self.code) or self.body is not None
 
 
 class FaultInjector:
     """WSGI middleware over the simulator: counts every call by operation, adds latency, and
-    answers chosen calls with AWS errors. Controlled over HTTP under /fault-api/ so a test or
-    benchmark in another process can steer it."""
+    answers chosen calls with AWS errors or canned bodies (see `Fault`). Controlled over HTTP
+    under /fault-api/ so a test or benchmark in another process can steer it; its answers
+    carry `counts` (every call) and `injected` (calls a fault answered), by operation."""
 
     def __init__(self, app: Any, seed: int = 0) -> None:
         self._app = app
         self._lock = threading.Lock()
-        self._random = random.Random(seed)  # noqa: S311 (fault sampling, not security)
+        self._seed = seed
+        self._draws: dict[int, random.Random] = {}
         self.faults: list[Fault] = []
         self.latency = 0.0
         self.counts: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()  # calls a fault answered, by operation
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/fault-api/"):
@@ -99,29 +120,47 @@ class FaultInjector:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         service, operation = _identify(environ, body)
-        fault, delay = self._decide(service, operation)
+        fault, delay = self._decide(service, operation, body)
         if delay:
             time.sleep(delay)
+        if fault is not None and fault.body is not None:
+            return _canned(start_response, fault)
         if fault is not None:
             return _error(start_response, service, fault)
         return self._app(environ, start_response)
 
-    def _decide(self, service: str, operation: str) -> tuple[Fault | None, float]:
+    def _decide(self, service: str, operation: str, body: bytes) -> tuple[Fault | None, float]:
         with self._lock:
-            self.counts[f"{service}:{operation}"] += 1
+            name = f"{service}:{operation}"
+            self.counts[name] += 1
             delay = self.latency
-            for fault in self.faults:
-                if not fault.matches(service, operation):
+            searchable = ""  # decoded only when a fault looks into bodies: benchmarks pay nothing
+            for index, fault in enumerate(self.faults):
+                if fault.body_contains and not searchable:
+                    text = body.decode("utf-8", "replace")
+                    searchable = f"{text}\n{urllib.parse.unquote_plus(text)}"
+                if not fault.matches(service, operation, searchable):
                     continue
                 delay += fault.latency
-                if not fault.code:
+                if not fault.answers or not self._fires(index, fault):
                     continue
-                if fault.times is not None and fault.times > 0:
-                    fault.times -= 1
-                    return fault, delay
-                if fault.fraction is not None and self._random.random() < fault.fraction:
-                    return fault, delay
+                self.injected[name] += 1
+                return fault, delay
             return None, delay
+
+    def _fires(self, index: int, fault: Fault) -> bool:
+        """Whether this call gets the fault: while `times` lasts, at random by `fraction`,
+        or always when neither is set."""
+        if fault.times is not None and fault.times > 0:
+            fault.times -= 1
+            return True
+        if fault.fraction is not None:
+            # One seeded stream per fault: which of its calls fail depends only on their
+            # order, not on how concurrent calls to other operations interleave, so a run
+            # is reproducible whatever ran before it.
+            draws = self._draws.setdefault(index, random.Random(f"{self._seed}:{index}"))  # noqa: S311
+            return draws.random() < fault.fraction
+        return fault.times is None
 
     def _control(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
         path = environ["PATH_INFO"]
@@ -130,12 +169,19 @@ class FaultInjector:
         with self._lock:
             if path == "/fault-api/faults":
                 self.faults = [Fault(**f) for f in payload or []]
+                self._draws.clear()
             elif path == "/fault-api/latency":
                 self.latency = float(payload or 0)
             elif path == "/fault-api/clear":
                 self.faults, self.latency = [], 0.0
+                self._draws.clear()
                 self.counts.clear()
-            answer = {"counts": dict(self.counts), "latency": self.latency}
+                self.injected.clear()
+            answer = {
+                "counts": dict(self.counts),
+                "injected": dict(self.injected),
+                "latency": self.latency,
+            }
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(answer).encode()]
 
@@ -153,13 +199,22 @@ def _identify(environ: dict[str, Any], body: bytes) -> tuple[str, str]:
     return service, action or environ.get("PATH_INFO", "")
 
 
+def _status(code: int) -> str:
+    return f"{code} {http.HTTPStatus(code).phrase}"
+
+
+def _canned(start_response: Any, fault: Fault) -> list[bytes]:
+    start_response(_status(fault.status), [("Content-Type", "application/x-amz-json-1.1")])
+    return [json.dumps(fault.body).encode()]
+
+
 def _error(start_response: Any, service: str, fault: Fault) -> list[bytes]:
-    status = f"{fault.status} {http.HTTPStatus(fault.status).phrase}"
-    message = f"injected {fault.code}"
+    status = _status(fault.status)
+    message = fault.message or f"injected {fault.code}"
     if service in ("iam", "sts"):
         body = (
             "<ErrorResponse><Error><Type>Sender</Type>"
-            f"<Code>{fault.code}</Code><Message>{message}</Message></Error>"
+            f"<Code>{fault.code}</Code><Message>{html.escape(message)}</Message></Error>"
             "<RequestId>fault</RequestId></ErrorResponse>"
         )
         start_response(status, [("Content-Type", "text/xml")])
