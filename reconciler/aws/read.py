@@ -1,11 +1,11 @@
 """Live readers: the organization, the roles in each declared account, the source account's
 groups and users, returned as one `state.OrgState`.
 
-Reads only; never changes anything. Accounts are read in parallel with bounded concurrency,
-and one account's failure is recorded in `OrgState.unreachable` while the rest go on. Calls
-per account are kept to what the data needs: the account's tags (ListTagsForResource), its
-roles' trust and session settings (ListRoles) and its roles' policies and tags
-(GetAccountAuthorizationDetails).
+Reads only; never changes anything. The OU tree's listings, then the accounts, are read in
+parallel with bounded concurrency, and one account's failure is recorded in
+`OrgState.unreachable` while the rest go on. Calls per account are kept to what the data
+needs: the account's tags (ListTagsForResource), its roles' trust and session settings
+(ListRoles) and its roles' policies and tags (GetAccountAuthorizationDetails).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class _Org:
 def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) -> state.OrgState:
     """The live state of everything the document could manage."""
     org = read_organization(
-        sessions, declared_units=set(spec.unit_paths(document.organization.units))
+        sessions, set(spec.unit_paths(document.organization.units)), concurrency
     )
     matched = {
         live.id: document.account(name)
@@ -55,34 +55,61 @@ def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) ->
     )
 
 
-def read_organization(sessions: Sessions, declared_units: set[state.UnitPath]) -> _Org:
-    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight."""
+def read_organization(
+    sessions: Sessions, declared_units: set[state.UnitPath], concurrency: int = 16
+) -> _Org:
+    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight.
+
+    The tree is walked one level at a time with every listing of a level in parallel: walked
+    one parent after the other, its paginated listings (20 accounts a page) made the read of a
+    1,000-account organization wait on some 60 calls in a row before any account was read.
+    """
     client = sessions.client("organizations")
-    organization = call(client, "describe_organization")["Organization"]
-    root_id = next(iter(pages(client, "list_roots", "Roots")))["Id"]
-    units: dict[state.UnitPath, state.Unit] = {}
-    accounts: list[state.Account] = []
-    parents: list[tuple[state.UnitPath, str]] = [((), root_id)]
-    while parents:
-        path, parent_id = parents.pop()
-        for account in pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent_id):
-            accounts.append(_account(account, path))
-        for ou in pages(
-            client,
-            "list_organizational_units_for_parent",
-            "OrganizationalUnits",
-            ParentId=parent_id,
-        ):
-            child = (*path, ou["Name"])
-            # Tags only matter for units the document no longer declares: the marker decides
-            # whether prune may delete them.
-            managed = child not in declared_units and _has_marker(
-                pages(client, "list_tags_for_resource", "Tags", ResourceId=ou["Id"])
-            )
-            units[child] = state.Unit(child, ou["Id"], managed)
-            parents.append((child, ou["Id"]))
-    accounts += _in_flight(client)
-    return _Org(organization["MasterAccountId"], root_id, units, accounts)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        master = pool.submit(_management_account_id, client)
+        in_flight = pool.submit(_in_flight, client)
+        root_id = next(iter(pages(client, "list_roots", "Roots")))["Id"]
+        units: dict[state.UnitPath, state.Unit] = {}
+        listings: list[tuple[state.UnitPath, concurrent.futures.Future[list[Any]]]] = []
+        markers: dict[state.UnitPath, concurrent.futures.Future[bool]] = {}
+        level: list[tuple[state.UnitPath, str]] = [((), root_id)]
+        while level:
+            listings += [(path, pool.submit(_accounts_in, client, id_)) for path, id_ in level]
+            subunits = [(path, pool.submit(_units_in, client, id_)) for path, id_ in level]
+            level = []
+            for path, future in subunits:
+                for ou in future.result():
+                    child = (*path, ou["Name"])
+                    units[child] = state.Unit(child, ou["Id"], managed=False)
+                    # Tags only matter for units the document no longer declares: the marker
+                    # decides whether prune may delete them.
+                    if child not in declared_units:
+                        markers[child] = pool.submit(_unit_marker, client, ou["Id"])
+                    level.append((child, ou["Id"]))
+        accounts = [_account(raw, path) for path, future in listings for raw in future.result()]
+        for path, marker in markers.items():
+            units[path] = replace(units[path], managed=marker.result())
+        accounts += in_flight.result()
+    return _Org(master.result(), root_id, units, accounts)
+
+
+def _management_account_id(client: Any) -> str:
+    return str(call(client, "describe_organization")["Organization"]["MasterAccountId"])
+
+
+def _accounts_in(client: Any, parent_id: str) -> list[Any]:
+    return list(pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent_id))
+
+
+def _units_in(client: Any, parent_id: str) -> list[Any]:
+    units = pages(
+        client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+    )
+    return list(units)
+
+
+def _unit_marker(client: Any, unit_id: str) -> bool:
+    return _has_marker(pages(client, "list_tags_for_resource", "Tags", ResourceId=unit_id))
 
 
 def list_accounts(sessions: Sessions) -> list[state.Account]:
@@ -121,9 +148,12 @@ def _read_accounts(
 ) -> tuple[list[state.Account], dict[str, str]]:
     unreachable: dict[str, str] = {}
     result = [a for a in live if a.id not in matched]
+    # One management client for every account's tags: asking Sessions for it per account made
+    # each reader queue behind the lock under which other readers build their member clients.
+    organizations = sessions.client("organizations")
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {
-            pool.submit(_read_account, document, sessions, a, matched[a.id]): a
+            pool.submit(_read_account, document, sessions, organizations, a, matched[a.id]): a
             for a in live
             if a.id is not None and a.id in matched
         }
@@ -143,12 +173,15 @@ def _read_accounts(
 
 
 def _read_account(
-    document: spec.Spec, sessions: Sessions, account: state.Account, declared: spec.Account
+    document: spec.Spec,
+    sessions: Sessions,
+    organizations: Any,
+    account: state.Account,
+    declared: spec.Account,
 ) -> state.Account:
     assert account.id is not None
     if account.roles is None:
         raise AwsError(f"account {declared.name} is not ACTIVE (suspended or closing)")
-    organizations = sessions.client("organizations")
     tags = pages(organizations, "list_tags_for_resource", "Tags", ResourceId=account.id)
     wanted = {name.lower() for name in document.role_names(declared)}
     wanted.discard(document.organization.bootstrap_role.lower())
