@@ -35,3 +35,7 @@ lint: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The scale benchmark (not part of `make test`): prints one table and the targets it checks.
+bench: $(VENV)/.dev
+	$(BIN)/python bench/bench.py

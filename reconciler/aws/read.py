@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler import policies, spec, state
 from reconciler.aws.sessions import Sessions, call, each_page, pages
-from reconciler.errors import AwsError
+from reconciler.errors import AccessError, AwsError
 
 log = logging.getLogger(__name__)
 _SERVICE_ROLE_PATH = "/aws-service-role/"  # AWS-owned; never ours to read or change
@@ -163,6 +163,8 @@ def _read_accounts(
             try:
                 result.append(future.result())
             except AwsError as exc:
+                if isinstance(exc, AccessError):
+                    sessions.forget(account.id or "")  # revoked credentials are not reused
                 unreachable[declared.name] = str(exc)
                 result.append(replace(account, name=declared.name, roles=None))
             except Exception as exc:  # an answer we did not expect: isolate it

@@ -104,6 +104,9 @@ class Sessions:
         self._lock = threading.RLock()
         self._credentials: dict[str, _Credentials] = {}
         self._management: dict[str, Any] = {}
+        # Building a client costs milliseconds of CPU (most of a steady pass's CPU at scale);
+        # each member account's clients are kept as long as the credentials they carry.
+        self._clients: dict[tuple[str, str], tuple[_Credentials, Any]] = {}
 
     def on_event(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler on every client made from now on."""
@@ -116,7 +119,15 @@ class Sessions:
                 if service not in self._management:
                     self._management[service] = self._make(service, None)
                 return self._management[service]
-        return self._make(service, self._assumed(account_id))
+        credentials = self._assumed(account_id)
+        with self._lock:
+            kept = self._clients.get((service, account_id))
+        if kept is not None and kept[0] is credentials:
+            return kept[1]
+        client = self._make(service, credentials)
+        with self._lock:
+            self._clients[(service, account_id)] = (credentials, client)
+        return client
 
     def _make(self, service: str, credentials: _Credentials | None) -> Any:
         keys: dict[str, str] = {}
@@ -157,6 +168,8 @@ class Sessions:
         """Drop cached credentials, e.g. after AWS rejected them."""
         with self._lock:
             self._credentials.pop(account_id, None)
+            for key in [key for key in self._clients if key[1] == account_id]:
+                del self._clients[key]
 
 
 def _now() -> datetime.datetime:
