@@ -9,6 +9,7 @@ and refreshed before they expire. Nothing else in the project builds a boto3 cli
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime
 import threading
 from collections.abc import Callable, Iterator
@@ -17,7 +18,9 @@ from typing import Any
 
 import boto3
 import botocore.config
+import botocore.credentials
 import botocore.exceptions
+import botocore.session
 
 from reconciler.errors import AccessError, AwsError, AwsRequestError, TransientAwsError
 
@@ -63,13 +66,81 @@ _TRANSIENT_CODES = frozenset(
 
 @dataclass(frozen=True)
 class _Credentials:
-    access_key: str
-    secret_key: str
-    token: str
+    keys: botocore.credentials.ReadOnlyCredentials
     expires: datetime.datetime
 
     def __repr__(self) -> str:  # never let a secret reach a log line or a traceback
         return f"_Credentials(expires={self.expires.isoformat()})"
+
+
+# The member account a call in this thread acts in, bound by `call` and `each_page` for the
+# duration of one request (contextvars are per thread under ThreadPoolExecutor).
+_ACTING_AS: contextvars.ContextVar[_Credentials | None] = contextvars.ContextVar(
+    "acting_as", default=None
+)
+
+
+class _ActingAs(botocore.credentials.Credentials):
+    """Credentials that are those of the account the calling thread is bound to.
+
+    botocore asks its credentials for a frozen copy each time it signs a request (retries
+    included), so one client can serve every member account: building a client per account
+    cost about 6 ms of CPU and 0.4 MB each, which dominated a pass over 1,000 accounts.
+    """
+
+    def __init__(self) -> None:  # no keys of its own
+        self.method = "reconciler-assume-role"
+
+    def get_frozen_credentials(self) -> botocore.credentials.ReadOnlyCredentials:
+        current = _ACTING_AS.get()
+        if current is None:
+            raise AccessError("a member-account client was used outside call() or pages()")
+        return current.keys
+
+    # botocore reads these in a few places besides signing; they follow the bound account too.
+    @property
+    def access_key(self) -> str:  # type: ignore[override]
+        return str(self.get_frozen_credentials().access_key)
+
+    @property
+    def secret_key(self) -> str:  # type: ignore[override]
+        return str(self.get_frozen_credentials().secret_key)
+
+    @property
+    def token(self) -> str | None:  # type: ignore[override]
+        return self.get_frozen_credentials().token
+
+
+class _ActingAsProvider(botocore.credentials.CredentialProvider):
+    METHOD = "reconciler-assume-role"
+    CANONICAL_NAME = "reconciler"
+
+    def load(self) -> botocore.credentials.Credentials:
+        return _ActingAs()
+
+
+@dataclass(frozen=True)
+class AccountClient:
+    """A service client and the account it acts in (`credentials` None: the management
+    account's own credentials). Use it through `call`, `pages` and `each_page`."""
+
+    raw: Any
+    credentials: _Credentials | None = None
+
+    @property
+    def meta(self) -> Any:
+        return self.raw.meta
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        if self.credentials is None:
+            yield
+            return
+        token = _ACTING_AS.set(self.credentials)
+        try:
+            yield
+        finally:
+            _ACTING_AS.reset(token)
 
 
 class Sessions:
@@ -89,6 +160,13 @@ class Sessions:
     ) -> None:
         self._session = session or boto3.Session()
         self._region = region or self._session.region_name or "us-east-1"
+        # Member accounts share one client per service, signing with the bound account's keys.
+        # Adaptive retry's client-side rate limit is therefore shared by them too.
+        members = botocore.session.Session()
+        members.register_component(
+            "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
+        )
+        self._members = boto3.Session(botocore_session=members)
         self._endpoint_url = endpoint_url
         self.management_account_id = management_account_id
         self.bootstrap_role = bootstrap_role
@@ -103,63 +181,49 @@ class Sessions:
         )
         self._lock = threading.RLock()
         self._credentials: dict[str, _Credentials] = {}
-        self._management: dict[str, Any] = {}
-        # Building a client costs milliseconds of CPU (most of a steady pass's CPU at scale);
-        # each member account's clients are kept as long as the credentials they carry.
-        self._clients: dict[tuple[str, str], tuple[_Credentials, Any]] = {}
+        self._clients: dict[tuple[str, bool], Any] = {}
 
     def on_event(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler on every client made from now on."""
         self._session.events.register(event, handler)
+        self._members.events.register(event, handler)
 
-    def client(self, service: str, account_id: str | None = None) -> Any:
+    def client(self, service: str, account_id: str | None = None) -> AccountClient:
         """A client acting in `account_id` (default: the management account's credentials)."""
         if account_id is None or account_id == self.management_account_id:
-            with self._lock:
-                if service not in self._management:
-                    self._management[service] = self._make(service, None)
-                return self._management[service]
-        credentials = self._assumed(account_id)
-        with self._lock:
-            kept = self._clients.get((service, account_id))
-        if kept is not None and kept[0] is credentials:
-            return kept[1]
-        client = self._make(service, credentials)
-        with self._lock:
-            self._clients[(service, account_id)] = (credentials, client)
-        return client
+            return AccountClient(self._shared(service, member=False))
+        return AccountClient(self._shared(service, member=True), self._assumed(account_id))
 
-    def _make(self, service: str, credentials: _Credentials | None) -> Any:
-        keys: dict[str, str] = {}
-        if credentials is not None:
-            keys = {
-                "aws_access_key_id": credentials.access_key,
-                "aws_secret_access_key": credentials.secret_key,
-                "aws_session_token": credentials.token,
-            }
+    def _shared(self, service: str, *, member: bool) -> Any:
         with self._lock:  # creating clients from one session is not thread-safe in boto3
-            return self._session.client(
-                service,  # type: ignore[call-overload]
-                region_name=self._region,
-                endpoint_url=self._endpoint_url,
-                config=self._config,
-                **keys,
-            )
+            key = (service, member)
+            if key not in self._clients:
+                session = self._members if member else self._session
+                self._clients[key] = session.client(
+                    service,  # type: ignore[call-overload]
+                    region_name=self._region,
+                    endpoint_url=self._endpoint_url,
+                    config=self._config,
+                )
+            return self._clients[key]
 
     def _assumed(self, account_id: str) -> _Credentials:
         with self._lock:
             cached = self._credentials.get(account_id)
         if cached and cached.expires - _now() > REFRESH_MARGIN:
             return cached
-        role_arn = f"arn:aws:iam::{account_id}:role/{self.bootstrap_role}"
-        with translated("sts:AssumeRole"):
-            answer = self.client("sts").assume_role(
-                RoleArn=role_arn, RoleSessionName=SESSION_NAME, PolicyArns=self._session_policies
-            )
-        raw = answer["Credentials"]
-        fresh = _Credentials(
-            raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"], raw["Expiration"]
+        answer = call(
+            self.client("sts"),
+            "assume_role",
+            RoleArn=f"arn:aws:iam::{account_id}:role/{self.bootstrap_role}",
+            RoleSessionName=SESSION_NAME,
+            PolicyArns=self._session_policies,
         )
+        raw = answer["Credentials"]
+        keys = botocore.credentials.ReadOnlyCredentials(
+            raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"]
+        )
+        fresh = _Credentials(keys, raw["Expiration"])
         with self._lock:
             self._credentials[account_id] = fresh
         return fresh
@@ -168,8 +232,6 @@ class Sessions:
         """Drop cached credentials, e.g. after AWS rejected them."""
         with self._lock:
             self._credentials.pop(account_id, None)
-            for key in [key for key in self._clients if key[1] == account_id]:
-                del self._clients[key]
 
 
 def _now() -> datetime.datetime:
@@ -205,24 +267,32 @@ def translated(operation: str) -> Iterator[None]:
         raise TransientAwsError(f"{operation}: {type(exc).__name__}", operation=operation) from exc
 
 
-def call(client: Any, method: str, **kwargs: Any) -> Any:
-    """One AWS call, with its errors translated and named `service:Operation`."""
-    with translated(_operation(client, method)):
-        return getattr(client, method)(**kwargs)
+def call(client: AccountClient, method: str, **kwargs: Any) -> Any:
+    """One AWS call in the client's account, its errors translated and named `service:Op`."""
+    with translated(_operation(client, method)), client.bound():
+        return getattr(client.raw, method)(**kwargs)
 
 
-def each_page(client: Any, method: str, **kwargs: Any) -> Iterator[Any]:
-    """Every page of a paginated call."""
-    with translated(_operation(client, method)):
-        yield from client.get_paginator(method).paginate(**kwargs)
+def each_page(client: AccountClient, method: str, **kwargs: Any) -> Iterator[Any]:
+    """Every page of a paginated call, each fetched in the client's account."""
+    operation = _operation(client, method)
+    with translated(operation), client.bound():
+        fetched = iter(client.raw.get_paginator(method).paginate(**kwargs))
+    while True:
+        # Bound per fetch, not across the yield: the consumer may act in other accounts.
+        with translated(operation), client.bound():
+            page = next(fetched, None)
+        if page is None:
+            return
+        yield page
 
 
-def pages(client: Any, method: str, key: str, **kwargs: Any) -> Iterator[Any]:
+def pages(client: AccountClient, method: str, key: str, **kwargs: Any) -> Iterator[Any]:
     """Every item under `key` across all pages of a paginated call."""
     for page in each_page(client, method, **kwargs):
         yield from page.get(key, [])
 
 
-def _operation(client: Any, method: str) -> str:
+def _operation(client: AccountClient, method: str) -> str:
     service = client.meta.service_model.service_name
     return f"{service}:{client.meta.method_to_api_mapping.get(method, method)}"
