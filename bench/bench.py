@@ -66,8 +66,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 MANAGEMENT = "123456789012"  # moto's fixed management account
 BOOTSTRAP = "OrganizationAccountAccessRole"
-UNITS = ("Clients/Acme", "Clients/Globex", "Clients/Initech", "Environments/Development",
-         "Environments/Production")
+UNITS = (
+    "Clients/Acme",
+    "Clients/Globex",
+    "Clients/Initech",
+    "Environments/Development",
+    "Environments/Production",
+)
 GROUPS, USERS, GRANTS_PER_GROUP = 20, 40, 10
 PASS_TIMEOUT = 1800.0  # seconds; any single pass or build beyond this is a failure
 ENVIRONMENT = {
@@ -110,8 +115,9 @@ def daemon_child(desired: str, endpoint_url: str, concurrency: int) -> int:
             "drift": after["drift"],
             "applied": {k: v for k, v in applied.items() if v},
             "unreachable": after["unreachable"],
-            "phases": {k: round(v - before["phases"].get(k, 0.0), 2)
-                       for k, v in after["phases"].items()},
+            "phases": {
+                k: round(v - before["phases"].get(k, 0.0), 2) for k, v in after["phases"].items()
+            },
             "passes": after["passes"],
             "peak_kb": _status("VmHWM"),
             "rss_kb": _status("VmRSS"),
@@ -166,8 +172,14 @@ def _daemon_counts(the_daemon: Any) -> dict[str, Any]:
                 drift += int(value)
             elif sample.name == "reconciler_account_reachable" and value == 0:
                 unreachable += 1
-    return {"calls": calls, "applied": applied, "passes": passes, "drift": drift,
-            "unreachable": unreachable, "phases": phases}
+    return {
+        "calls": calls,
+        "applied": applied,
+        "passes": passes,
+        "drift": drift,
+        "unreachable": unreachable,
+        "phases": phases,
+    }
 
 
 def _status(field_name: str) -> int:
@@ -189,7 +201,9 @@ class Simulator:
             command = [sys.executable, __file__, "--simulator-child"]
         self.process = subprocess.Popen(
             [*command, "--port", "0", "--latency", "0"],
-            stdout=self._out, stderr=self._err, cwd=REPO,
+            stdout=self._out,
+            stderr=self._err,
+            cwd=REPO,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -235,9 +249,22 @@ class DaemonChild:
     def __init__(self, workdir: Path, desired: Path, url: str, concurrency: int) -> None:
         self._log = (workdir / f"daemon-c{concurrency}.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--daemon-child", "--desired", str(desired),
-             "--endpoint-url", url, "--concurrency", str(concurrency)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, cwd=REPO,
+            [
+                sys.executable,
+                __file__,
+                "--daemon-child",
+                "--desired",
+                str(desired),
+                "--endpoint-url",
+                url,
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=REPO,
         )
         self.concurrency = concurrency
 
@@ -305,18 +332,26 @@ def document(n: int) -> dict[str, Any]:
             "bootstrap_role": BOOTSTRAP,
             "units": [
                 {"name": "Clients", "units": [{"name": n} for n in ("Acme", "Globex", "Initech")]},
-                {"name": "Environments",
-                 "units": [{"name": "Development"}, {"name": "Production"}]},
+                {
+                    "name": "Environments",
+                    "units": [{"name": "Development"}, {"name": "Production"}],
+                },
             ],
         },
         "access": {
             "roles": [
-                {"name": "AccountAccessRole",
-                 "policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
-                 "require_mfa": True, "max_session_duration": 3600},
-                {"name": "ReadOnlyAccessRole",
-                 "policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
-                 "require_mfa": True, "max_session_duration": 43200},
+                {
+                    "name": "AccountAccessRole",
+                    "policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+                    "require_mfa": True,
+                    "max_session_duration": 3600,
+                },
+                {
+                    "name": "ReadOnlyAccessRole",
+                    "policies": ["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                    "require_mfa": True,
+                    "max_session_duration": 43200,
+                },
             ]
         },
         "accounts": accounts,
@@ -329,9 +364,11 @@ def document(n: int) -> dict[str, Any]:
 def client(service: str, url: str, credentials: dict[str, Any] | None = None) -> Any:
     keys = {}
     if credentials:
-        keys = {"aws_access_key_id": credentials["AccessKeyId"],
-                "aws_secret_access_key": credentials["SecretAccessKey"],
-                "aws_session_token": credentials["SessionToken"]}
+        keys = {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        }
     return boto3.client(service, endpoint_url=url, region_name="us-east-1", **keys)
 
 
@@ -349,21 +386,30 @@ def account_ids(url: str) -> dict[str, str]:
 def make_drift(url: str, ids: list[str]) -> None:
     """What a person does by hand: retag the account, drop MFA from a role's trust policy."""
     org = client("organizations", url)
-    no_mfa = {"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
-        "Action": "sts:AssumeRole"}]}
+    no_mfa = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
     for account_id in ids:
         org.tag_resource(ResourceId=account_id, Tags=[{"Key": "environment", "Value": "drift"}])
         member_iam(url, account_id).update_assume_role_policy(
-            RoleName="AccountAccessRole", PolicyDocument=json.dumps(no_mfa))
+            RoleName="AccountAccessRole", PolicyDocument=json.dumps(no_mfa)
+        )
 
 
 def drift_repaired(url: str, ids: list[str], declared: dict[str, dict[str, Any]]) -> bool:
     """Read back with plain boto3: tags as declared, MFA condition back in the trust policy."""
     org = client("organizations", url)
     for account_id, account in ((i, declared[i]) for i in ids):
-        tags = {t["Key"]: t["Value"]
-                for t in org.list_tags_for_resource(ResourceId=account_id)["Tags"]}
+        tags = {
+            t["Key"]: t["Value"] for t in org.list_tags_for_resource(ResourceId=account_id)["Tags"]
+        }
         if tags != account["tags"]:
             return False
         role = member_iam(url, account_id).get_role(RoleName="AccountAccessRole")["Role"]
@@ -436,12 +482,28 @@ def run_size(n: int, args: argparse.Namespace, workdir: Path) -> SizeResult:
         desired.write_text(yaml.safe_dump(doc, sort_keys=False))
         with (here / "build.log").open("w") as log:
             build = subprocess.run(
-                [sys.executable, "-m", "reconciler.cli", "apply", "--desired", str(desired),
-                 "--endpoint-url", url, "--concurrency", str(args.concurrency)],
-                stdout=log, stderr=subprocess.STDOUT, cwd=REPO, timeout=PASS_TIMEOUT, check=False,
+                [
+                    sys.executable,
+                    "-m",
+                    "reconciler.cli",
+                    "apply",
+                    "--desired",
+                    str(desired),
+                    "--endpoint-url",
+                    url,
+                    "--concurrency",
+                    str(args.concurrency),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                timeout=PASS_TIMEOUT,
+                check=False,
             )
-        say(f"built from empty with `reconciler apply` at latency 0 in "
-            f"{time.monotonic() - started:.1f} s (exit {build.returncode})")
+        say(
+            f"built from empty with `reconciler apply` at latency 0 in "
+            f"{time.monotonic() - started:.1f} s (exit {build.returncode})"
+        )
         if build.returncode != 0:
             raise RuntimeError(f"the build did not converge; see {here / 'build.log'}")
 
@@ -474,8 +536,10 @@ def run_size(n: int, args: argparse.Namespace, workdir: Path) -> SizeResult:
         processes.append(single)
         simulator.start_counting(0.0)
         warm1 = single.run_pass()
-        say(f"warm-up pass, concurrency 1 (latency 0): {warm1['wall']:.1f} s, "
-            f"planned {warm1['drift']} changes")
+        say(
+            f"warm-up pass, concurrency 1 (latency 0): {warm1['wall']:.1f} s, "
+            f"planned {warm1['drift']} changes"
+        )
         result.rows.append(measure(single, simulator, n, "steady", args.latency))
     finally:
         for process in reversed(processes):
@@ -490,14 +554,26 @@ def measure(child: DaemonChild, simulator: Simulator, n: int, name: str, latency
     simulator_cpu = simulator.cpu_seconds() - simulator_cpu
     endpoint = simulator.counts()
     simulator.start_counting(0.0)
-    row = Row(n, name, child.concurrency, answer["wall"], answer["calls"], endpoint,
-              answer["drift"], answer["applied"], answer["peak_kb"] / 1024, answer["cpu"],
-              simulator_cpu)
-    say(f"{name} pass, concurrency {child.concurrency}: {row.wall:.1f} s, "
+    row = Row(
+        n,
+        name,
+        child.concurrency,
+        answer["wall"],
+        answer["calls"],
+        endpoint,
+        answer["drift"],
+        answer["applied"],
+        answer["peak_kb"] / 1024,
+        answer["cpu"],
+        simulator_cpu,
+    )
+    say(
+        f"{name} pass, concurrency {child.concurrency}: {row.wall:.1f} s, "
         f"{row.daemon_total} calls (endpoint {row.endpoint_total}), planned {row.drift}, "
         f"applied {row.applied or {}}, unreachable {answer['unreachable']}, "
         f"peak {row.peak_mb:.0f} MB, CPU s reconciler {row.cpu:.1f} simulator "
-        f"{row.simulator_cpu:.1f}, phases s {answer['phases']}")
+        f"{row.simulator_cpu:.1f}, phases s {answer['phases']}"
+    )
     return row
 
 
@@ -505,24 +581,49 @@ def measure(child: DaemonChild, simulator: Simulator, n: int, name: str, latency
 
 
 def report(results: list[SizeResult], args: argparse.Namespace) -> bool:
-    header = ("accounts", "pass", "conc", "wall s", "calls (daemon)", "calls (endpoint)", "diff",
-              "calls/acct (daemon)", "calls/acct (endpoint)", "planned", "peak MB",
-              "CPU s (rec/sim)")
+    header = (
+        "accounts",
+        "pass",
+        "conc",
+        "wall s",
+        "calls (daemon)",
+        "calls (endpoint)",
+        "diff",
+        "calls/acct (daemon)",
+        "calls/acct (endpoint)",
+        "planned",
+        "peak MB",
+        "CPU s (rec/sim)",
+    )
     lines = [header]
     for result in results:
         for r in result.rows:
-            lines.append((str(r.accounts), r.name, str(r.concurrency), f"{r.wall:.1f}",
-                          str(r.daemon_total), str(r.endpoint_total),
-                          str(r.daemon_total - r.endpoint_total),
-                          f"{r.daemon_total / r.accounts:.3f}",
-                          f"{r.endpoint_total / r.accounts:.3f}", str(r.drift),
-                          f"{r.peak_mb:.1f}", f"{r.cpu:.1f}/{r.simulator_cpu:.1f}"))
+            lines.append(
+                (
+                    str(r.accounts),
+                    r.name,
+                    str(r.concurrency),
+                    f"{r.wall:.1f}",
+                    str(r.daemon_total),
+                    str(r.endpoint_total),
+                    str(r.daemon_total - r.endpoint_total),
+                    f"{r.daemon_total / r.accounts:.3f}",
+                    f"{r.endpoint_total / r.accounts:.3f}",
+                    str(r.drift),
+                    f"{r.peak_mb:.1f}",
+                    f"{r.cpu:.1f}/{r.simulator_cpu:.1f}",
+                )
+            )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     print()
     print(f"latency {args.latency * 1000:.0f} ms per call; default concurrency {args.concurrency}")
     for k, line in enumerate(lines):
-        print("  ".join(cell.rjust(w) if k and i != 1 else cell.ljust(w)
-                        for i, (cell, w) in enumerate(zip(line, widths, strict=True))))
+        print(
+            "  ".join(
+                cell.rjust(w) if k and i != 1 else cell.ljust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            )
+        )
         if k == 0:
             print("  ".join("-" * w for w in widths))
 
@@ -532,10 +633,15 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> bool:
         if steady is None:
             continue
         top = Counter(steady.endpoint_calls).most_common()
-        print(f"steady pass at {result.accounts} accounts, endpoint calls by operation: "
-              + ", ".join(f"{op} {c} ({c / result.accounts:.3f}/acct)" for op, c in top))
-        mismatched = {op for op in set(steady.endpoint_calls) | set(steady.daemon_calls)
-                      if steady.endpoint_calls.get(op, 0) != steady.daemon_calls.get(op, 0)}
+        print(
+            f"steady pass at {result.accounts} accounts, endpoint calls by operation: "
+            + ", ".join(f"{op} {c} ({c / result.accounts:.3f}/acct)" for op, c in top)
+        )
+        mismatched = {
+            op
+            for op in set(steady.endpoint_calls) | set(steady.daemon_calls)
+            if steady.endpoint_calls.get(op, 0) != steady.daemon_calls.get(op, 0)
+        }
         if mismatched:
             print(f"  daemon and endpoint differ on: {sorted(mismatched)}")
 
@@ -546,50 +652,93 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> bool:
         row = by_size[n].row("steady", args.concurrency) if n in by_size else None
         return row.daemon_total / n if row else None
 
-    agree = all(r.daemon_total == r.endpoint_total and r.daemon_calls == r.endpoint_calls
-                for s in results for r in s.rows)
-    checks.append(("daemon's counter equals the endpoint's count, by operation, every pass",
-                   agree, ""))
+    agree = all(
+        r.daemon_total == r.endpoint_total and r.daemon_calls == r.endpoint_calls
+        for s in results
+        for r in s.rows
+    )
+    checks.append(
+        ("daemon's counter equals the endpoint's count, by operation, every pass", agree, "")
+    )
     at_1000 = per_account(1000)
-    checks.append(("steady-state calls/account <= 3.2 at 1000 accounts",
-                   None if at_1000 is None else at_1000 <= 3.2,
-                   "" if at_1000 is None else f"{at_1000:.3f}"))
+    checks.append(
+        (
+            "steady-state calls/account <= 3.2 at 1000 accounts",
+            None if at_1000 is None else at_1000 <= 3.2,
+            "" if at_1000 is None else f"{at_1000:.3f}",
+        )
+    )
     at_250 = per_account(250)
     if at_1000 is not None and at_250 is not None:
         growth = at_1000 / at_250 - 1
-        checks.append(("calls/account at 1000 within 5% of 250", abs(growth) <= 0.05,
-                       f"{at_1000:.3f} vs {at_250:.3f} ({growth:+.1%})"))
+        checks.append(
+            (
+                "calls/account at 1000 within 5% of 250",
+                abs(growth) <= 0.05,
+                f"{at_1000:.3f} vs {at_250:.3f} ({growth:+.1%})",
+            )
+        )
     else:
         checks.append(("calls/account at 1000 within 5% of 250", None, ""))
     for result in results:
         fast, slow = result.row("steady", args.concurrency), result.row("steady", 1)
         if fast and slow:
             ratio = slow.wall / fast.wall
-            checks.append((f"concurrency {args.concurrency} >= 6x faster than 1 "
-                           f"at {result.accounts} accounts", ratio >= 6,
-                           f"{slow.wall:.1f} s / {fast.wall:.1f} s = {ratio:.1f}x"))
+            checks.append(
+                (
+                    f"concurrency {args.concurrency} >= 6x faster than 1 "
+                    f"at {result.accounts} accounts",
+                    ratio >= 6,
+                    f"{slow.wall:.1f} s / {fast.wall:.1f} s = {ratio:.1f}x",
+                )
+            )
     if 1000 in by_size:
         result = by_size[1000]
         peak = max([r.peak_mb for r in result.rows] + [result.warmup_peak_mb])
-        checks.append(("peak memory <= 200 MB at 1000 accounts", peak <= 200,
-                       f"{peak:.1f} MB (highest of every pass, warm-up included)"))
+        checks.append(
+            (
+                "peak memory <= 200 MB at 1000 accounts",
+                peak <= 200,
+                f"{peak:.1f} MB (highest of every pass, warm-up included)",
+            )
+        )
     else:
         checks.append(("peak memory <= 200 MB at 1000 accounts", None, ""))
     for result in results:
-        repair, after = result.row("drift repair", args.concurrency), \
-            result.row("after repair", args.concurrency)
+        repair, after = (
+            result.row("drift repair", args.concurrency),
+            result.row("after repair", args.concurrency),
+        )
         expected = 2 * result.drifted
-        ok = bool(repair and after and repair.drift == expected
-                  and repair.applied == {"applied": expected} and after.drift == 0
-                  and result.repaired_read_back)
-        detail = (f"planned {repair.drift if repair else '?'} of {expected} expected, applied "
-                  f"{repair.applied if repair else '?'}, next pass planned "
-                  f"{after.drift if after else '?'}, read back "
-                  f"{'ok' if result.repaired_read_back else 'NOT repaired'}")
-        checks.append((f"5% drift repaired in one pass, next pass plans nothing "
-                       f"({result.accounts} accounts)", ok, detail))
-        checks.append((f"warm-up pass plans no change ({result.accounts} accounts)",
-                       result.warmup_drift == 0, f"planned {result.warmup_drift}"))
+        ok = bool(
+            repair
+            and after
+            and repair.drift == expected
+            and repair.applied == {"applied": expected}
+            and after.drift == 0
+            and result.repaired_read_back
+        )
+        detail = (
+            f"planned {repair.drift if repair else '?'} of {expected} expected, applied "
+            f"{repair.applied if repair else '?'}, next pass planned "
+            f"{after.drift if after else '?'}, read back "
+            f"{'ok' if result.repaired_read_back else 'NOT repaired'}"
+        )
+        checks.append(
+            (
+                f"5% drift repaired in one pass, next pass plans nothing "
+                f"({result.accounts} accounts)",
+                ok,
+                detail,
+            )
+        )
+        checks.append(
+            (
+                f"warm-up pass plans no change ({result.accounts} accounts)",
+                result.warmup_drift == 0,
+                f"planned {result.warmup_drift}",
+            )
+        )
 
     print()
     all_ok = True
@@ -610,17 +759,24 @@ def say(message: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--accounts", type=int, action="append",
-                        help="organization size; repeat for several (default: 250 and 1000)")
+    parser.add_argument(
+        "--accounts",
+        type=int,
+        action="append",
+        help="organization size; repeat for several (default: 250 and 1000)",
+    )
     parser.add_argument("--large", action="store_true", help="also measure 5,000 accounts")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds added per call")
     parser.add_argument("--concurrency", type=int, default=16, help="the default concurrency")
     parser.add_argument("--drift-share", type=float, default=0.05, help="share of drifted accounts")
-    parser.add_argument("--moto-scan", action="store_true",
-                        help="keep moto's per-call scan of every account for the access key, "
-                        "whose cost grows with the organization (by default it is indexed, so "
-                        "the simulator costs the same per call at any size, as AWS does; see "
-                        "simulator_child)")
+    parser.add_argument(
+        "--moto-scan",
+        action="store_true",
+        help="keep moto's per-call scan of every account for the access key, "
+        "whose cost grows with the organization (by default it is indexed, so "
+        "the simulator costs the same per call at any size, as AWS does; see "
+        "simulator_child)",
+    )
     parser.add_argument("--daemon-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--simulator-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--desired", help=argparse.SUPPRESS)
@@ -647,8 +803,10 @@ def main() -> int:
         os.environ.pop(variable, None)
     sizes = sorted(set(args.accounts or [250, 1000]) | ({5000} if args.large else set()))
     workdir = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
-    say(f"benchmark: {sizes} accounts, latency {args.latency * 1000:.0f} ms, work in {workdir}"
-        + (", moto's access-key lookup indexed" if not args.moto_scan else ""))
+    say(
+        f"benchmark: {sizes} accounts, latency {args.latency * 1000:.0f} ms, work in {workdir}"
+        + (", moto's access-key lookup indexed" if not args.moto_scan else "")
+    )
     started = time.monotonic()
     results = [run_size(n, args, workdir) for n in sizes]
     ok = report(results, args)
