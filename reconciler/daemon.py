@@ -87,8 +87,13 @@ class Daemon:
             log.warning("previous pass still running; this run is skipped")
             return False
         try:
+            if self.stop.is_set():  # a run the scheduler started as the signal arrived
+                return False
             logs.PASS_ID.set(uuid.uuid4().hex[:12])
             self._pass()
+        except Exception:  # a bug must not stop the daemon: report it, try again next interval
+            log.exception("pass failed unexpectedly")
+            self.metrics.record_pass_error()
         finally:
             self._pass_lock.release()
         return True
@@ -115,10 +120,6 @@ class Daemon:
             )
         except ReconcilerError as exc:
             log.error("pass failed: %s", exc)
-            self.metrics.record_pass_error()
-            return
-        except Exception:  # a bug must not stop the daemon: report it, try again next interval
-            log.exception("pass failed unexpectedly")
             self.metrics.record_pass_error()
             return
         # Record what the pass found and did.

@@ -13,7 +13,7 @@ import os
 import re
 import shlex
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -50,7 +50,7 @@ class DirectorySource:
         except OSError as exc:
             raise SourceError(f"cannot read {self.path}: {exc.strerror}") from exc
         digest = hashlib.sha256(data).hexdigest()[:12]
-        return Revision(f"sha256:{digest}", data.decode("utf-8", errors="replace"), str(self.path))
+        return Revision(f"sha256:{digest}", _text(data, str(self.path)), str(self.path))
 
     def describe(self) -> str:
         return str(self.path)
@@ -63,36 +63,42 @@ class GitSource:
     path: str
     workdir: Path
     ssh_key_file: str | None = None
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)
 
     def fetch(self) -> Revision:
         repository = self.workdir / "repository.git"
         if not (repository / "HEAD").exists():
-            repository.mkdir(parents=True, exist_ok=True)
+            try:
+                repository.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise SourceError(f"cannot create {repository}: {exc.strerror}") from exc
             self._git(repository, "init", "--bare", "--quiet")
         self._git(repository, "fetch", "--quiet", "--depth", "1", "--no-tags", self.url, self.ref)
-        sha = self._git(repository, "rev-parse", "FETCH_HEAD^{commit}").strip()
-        text = self._git(repository, "show", f"{sha}:{self.path}")
-        return Revision(sha, text, f"{self.describe()}@{sha[:12]}:{self.path}")
+        sha = _text(self._git(repository, "rev-parse", "FETCH_HEAD^{commit}"), "git").strip()
+        where = f"{self.describe()}@{sha[:12]}:{self.path}"
+        text = _text(self._git(repository, "show", f"{sha}:{self.path}"), where)
+        return Revision(sha, text, where)
 
     def describe(self) -> str:
         return f"{redact(self.url)}#{self.ref}"
 
-    def _git(self, repository: Path, *args: str) -> str:
+    def _git(self, repository: Path, *args: str) -> bytes:
         command = ["git", "-C", str(repository), *self._auth_options(), *args]
         try:
             done = subprocess.run(
                 command,
                 capture_output=True,
-                text=True,
                 timeout=GIT_TIMEOUT,
                 env=self._environment(),
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
             raise SourceError(f"git {args[0]} timed out after {GIT_TIMEOUT} s") from exc
+        except OSError as exc:  # git missing, or not executable
+            raise SourceError(f"cannot run git: {exc.strerror}") from exc
         if done.returncode != 0:
-            message = redact(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "")
+            lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+            message = redact(lines[-1] if lines else "")
             raise SourceError(f"git {args[0]} failed for {self.describe()}: {message}")
         return done.stdout
 
@@ -113,6 +119,13 @@ class GitSource:
                 "-o StrictHostKeyChecking=accept-new"
             )
         return env
+
+
+def _text(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{where} is not UTF-8 text") from exc
 
 
 def redact(text: str) -> str:

@@ -64,6 +64,17 @@ _TRANSIENT_CODES = frozenset(
 )
 
 
+# Credentials that could not be found or loaded (profiles, SSO, processes): terminal.
+_CREDENTIAL_ERRORS = (
+    botocore.exceptions.CredentialRetrievalError,
+    botocore.exceptions.TokenRetrievalError,
+    botocore.exceptions.SSOError,
+    botocore.exceptions.SSOTokenLoadError,
+    botocore.exceptions.UnauthorizedSSOTokenError,
+    botocore.exceptions.ProfileNotFound,
+)
+
+
 @dataclass(frozen=True)
 class _Credentials:
     keys: botocore.credentials.ReadOnlyCredentials
@@ -158,7 +169,8 @@ class Sessions:
         session: boto3.Session | None = None,
         read_only: bool = False,
     ) -> None:
-        self._session = session or boto3.Session()
+        with translated("boto3:Session"):  # an AWS_PROFILE that does not exist fails here
+            self._session = session or boto3.Session()
         self._region = region or self._session.region_name or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
@@ -260,11 +272,17 @@ def translated(operation: str) -> Iterator[None]:
         botocore.exceptions.PartialCredentialsError,
     ) as exc:
         raise AccessError(f"{operation}: no AWS credentials found", operation=operation) from exc
+    except _CREDENTIAL_ERRORS as exc:
+        raise AccessError(f"{operation}: {exc}", operation=operation) from exc
     except (
         botocore.exceptions.ConnectionError,
         botocore.exceptions.HTTPClientError,
     ) as exc:
         raise TransientAwsError(f"{operation}: {type(exc).__name__}", operation=operation) from exc
+    except botocore.exceptions.ParamValidationError as exc:
+        raise AwsRequestError(f"{operation}: {exc}", operation=operation) from exc
+    except botocore.exceptions.BotoCoreError as exc:  # anything else botocore raises is ours too
+        raise AwsError(f"{operation}: {type(exc).__name__}: {exc}", operation=operation) from exc
 
 
 def call(client: AccountClient, method: str, **kwargs: Any) -> Any:

@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +54,13 @@ class Context:
         default_factory=lambda: threading.BoundedSemaphore(MAX_CREATIONS_IN_FLIGHT)
     )
     lock: threading.Lock = field(default_factory=threading.Lock)
-    sleep: Callable[[float], None] = time.sleep
     # Set on shutdown: changes not yet started are skipped, so a pass ends at a safe point.
     stop: threading.Event = field(default_factory=threading.Event)
+
+    def pause(self, seconds: float, resumes: str) -> None:
+        """Wait on AWS, unless shutting down: then end this change now, saying what resumes."""
+        if self.stop.wait(seconds):
+            raise _ShutdownError(f"not finished: shutting down; {resumes}")
 
     def unit_id(self, path: state.UnitPath) -> str:
         if not path:
@@ -133,11 +137,17 @@ def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
     return outcomes
 
 
+class _ShutdownError(ReconcilerError):
+    """A change left at a safe point because the process is stopping."""
+
+
 def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
     if context.stop.is_set():
         return plan.Outcome(change, plan.Status.SKIPPED, "not attempted: shutting down")
     try:
         _apply(change, context)
+    except _ShutdownError as exc:
+        return plan.Outcome(change, plan.Status.SKIPPED, str(exc))
     except AccessError as exc:
         return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}")
     except ReconcilerError as exc:
@@ -255,7 +265,7 @@ def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str,
             return status
         if time.monotonic() > deadline:
             raise AwsRequestError(f"CreateAccount request {request_id} still in progress")
-        context.sleep(delay)
+        context.pause(delay, f"CreateAccount request {request_id} resumes next pass")
         delay = min(delay * 2, POLL_INTERVAL[1])
 
 
@@ -269,7 +279,7 @@ def _wait_for_access(context: Context, account_id: str) -> None:
         except AccessError:
             if time.monotonic() > deadline:
                 raise
-            context.sleep(5)
+            context.pause(5, "its roles are made next pass")
 
 
 @_apply.register
