@@ -79,8 +79,11 @@ def _account(
         changes.append(plan.MoveAccount(account.name, account.id, live.unit, account.unit))
     if live.roles is None or account.name in unreachable:
         return changes  # its tags and roles were not read: nothing is known to differ
-    if dict(live.tags) != dict(account.tags):
-        changes.append(plan.UpdateAccountTags(account.name, account.id, live.tags, account.tags))
+    # Declared tags are enforced; keys the document does not name (cost allocation, other
+    # tools) are removed only under prune, like any other undeclared resource.
+    wanted = dict(account.tags) if rules.prune else {**live.tags, **account.tags}
+    if dict(live.tags) != wanted:
+        changes.append(plan.UpdateAccountTags(account.name, account.id, live.tags, wanted))
     return changes + _roles(account, live.roles, rules)
 
 

@@ -2,7 +2,9 @@
 
 Pure: takes the document, the plan and facts read from AWS, returns the plan to apply or
 raises `SafetyError`, in which case nothing at all is applied. Changes to protected accounts
-are withheld (reported, never applied) rather than failing the whole organization.
+(their unit, tags and roles) are withheld (reported, never applied) rather than failing the
+whole organization. The groups the document declares are its access plane and are managed in
+the source account even when that account is protected (commonly the management account).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ needs: the account's tags (ListTagsForResource), its roles' trust and session se
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -153,7 +154,16 @@ def _read_accounts(
     organizations = sessions.client("organizations")
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {
-            pool.submit(_read_account, document, sessions, organizations, a, matched[a.id]): a
+            # Each task runs in a copy of this context: log lines keep the pass id and revision.
+            pool.submit(
+                contextvars.copy_context().run,
+                _read_account,
+                document,
+                sessions,
+                organizations,
+                a,
+                matched[a.id],
+            ): a
             for a in live
             if a.id is not None and a.id in matched
         }

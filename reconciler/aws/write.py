@@ -9,6 +9,7 @@ later changes of the same account that need what failed are skipped.
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import functools
 import json
 import logging
@@ -115,8 +116,12 @@ def _lanes(changes: list[plan.Change], context: Context, concurrency: int) -> li
     ordered = sorted(lanes.values(), key=lambda lane: isinstance(lane[0], plan.CreateAccount))
     outcomes: list[plan.Outcome] = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for result in pool.map(lambda lane: _lane(lane, context), ordered):
-            outcomes += result
+        # Each lane runs in a copy of this context: log lines keep the pass id and revision.
+        futures = [
+            pool.submit(contextvars.copy_context().run, _lane, lane, context) for lane in ordered
+        ]
+        for future in futures:
+            outcomes += future.result()
     return outcomes
 
 

@@ -102,10 +102,6 @@ TAGS = {
         "environment 'production' -> 'development'",
     ),
     "tag missing": ({"client": "acme"}, "add environment='development'"),
-    "tag extra": (
-        {"client": "acme", "environment": "development", "owner": "bob"},
-        "remove owner='bob'",
-    ),
     "no tags": ({}, "add client='acme', add environment='development'"),
 }
 
@@ -121,6 +117,35 @@ def test_tags_that_differ_are_one_tag_update(
     )
     assert change.kind == plan.Kind.TAG
     assert change.line() == f"~ tag acme-dev: {words}"
+
+
+def test_an_undeclared_tag_is_kept_without_prune(
+    live: state.OrgState, plan_of: PlanOf, edit: Any
+) -> None:
+    extra = {"client": "acme", "environment": "development", "owner": "bob"}
+
+    assert plan_of(edit.account(live, "acme-dev", tags=extra)).changes == ()
+
+
+def test_an_undeclared_tag_is_removed_under_prune(
+    live: state.OrgState, plan_of: PlanOf, edit: Any
+) -> None:
+    extra = {"client": "acme", "environment": "development", "owner": "bob"}
+
+    change = only_change(plan_of(edit.account(live, "acme-dev", tags=extra), prune=True))
+
+    assert change.line() == "~ tag acme-dev: remove owner='bob'"
+
+
+def test_a_declared_tag_is_enforced_beside_undeclared_ones(
+    live: state.OrgState, plan_of: PlanOf, edit: Any
+) -> None:
+    drifted = {"client": "acme", "environment": "staging", "owner": "bob"}
+
+    change = only_change(plan_of(edit.account(live, "acme-dev", tags=drifted)))
+
+    assert change.line() == "~ tag acme-dev: environment 'staging' -> 'development'"
+    assert isinstance(change, plan.UpdateAccountTags) and change.after["owner"] == "bob"
 
 
 def test_tags_in_another_order_are_not_drift(
