@@ -63,7 +63,9 @@ def reconcile(
     declared = state.declared(document, live)
     proposed = diff.diff(declared, live, _rules(document))
     try:
-        guarded = safety.guard(document, proposed, live.management_account_id)
+        guarded = safety.guard(
+            document, proposed, live.management_account_id, live.caller_account_id
+        )
     except SafetyError as exc:
         return Result(proposed, live, refused=str(exc), durations=clock.lap("plan"))
     clock.lap("plan")

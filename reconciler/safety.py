@@ -16,9 +16,19 @@ from reconciler import plan, policies, spec
 from reconciler.errors import SafetyError
 
 
-def guard(document: spec.Spec, proposed: plan.Plan, management_account_id: str) -> plan.Plan:
-    """The plan that may be applied, or SafetyError naming the rail that refused it."""
+def guard(
+    document: spec.Spec,
+    proposed: plan.Plan,
+    management_account_id: str,
+    caller_account_id: str | None = None,
+) -> plan.Plan:
+    """The plan that may be applied, or SafetyError naming the rail that refused it.
+
+    `caller_account_id` is the account of the credentials in use: a member account of the
+    right organization would otherwise write the source account's groups into itself.
+    """
     _check_organization(document, management_account_id)
+    _check_caller(document, caller_account_id)
     _check_bootstrap_role(document, proposed)
     _check_trust(proposed)
     guarded = _withhold_protected(document, proposed)
@@ -32,6 +42,15 @@ def _check_organization(document: spec.Spec, management_account_id: str) -> None
         raise SafetyError(
             f"these credentials belong to the organization managed by {management_account_id}, "
             f"but the document declares management_account_id {expected}; refusing to change it"
+        )
+
+
+def _check_caller(document: spec.Spec, caller_account_id: str | None) -> None:
+    expected = document.organization.management_account_id
+    if caller_account_id is not None and caller_account_id != expected:
+        raise SafetyError(
+            f"these credentials belong to account {caller_account_id}, not to the management "
+            f"account {expected}; run reconciler with the management account's credentials"
         )
 
 

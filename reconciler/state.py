@@ -71,7 +71,8 @@ class Group:
 class OrgState:
     """Units by path, accounts, and the source account's groups and users.
 
-    Live-only fields: `root_id`, `management_account_id`, `unreachable` (account name -> why
+    Live-only fields: `root_id`, `management_account_id`, `caller_account_id` (whose
+    credentials read it), `unreachable` (account name -> why
     its roles could not be read) and `users` (the IAM users of the source account).
     """
 
@@ -80,6 +81,7 @@ class OrgState:
     groups: Mapping[str, Group]
     root_id: str = ""
     management_account_id: str = ""
+    caller_account_id: str = ""
     unreachable: Mapping[str, str] = field(default_factory=dict)
     users: frozenset[str] = frozenset()
 

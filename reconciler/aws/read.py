@@ -28,6 +28,7 @@ _SERVICE_ROLE_PATH = "/aws-service-role/"  # AWS-owned; never ours to read or ch
 @dataclass(frozen=True)
 class _Org:
     management_account_id: str
+    caller_account_id: str
     root_id: str
     units: dict[state.UnitPath, state.Unit]
     accounts: list[state.Account]
@@ -51,6 +52,7 @@ def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) ->
         groups=groups,
         root_id=org.root_id,
         management_account_id=org.management_account_id,
+        caller_account_id=org.caller_account_id,
         unreachable=unreachable,
         users=users,
     )
@@ -68,6 +70,7 @@ def read_organization(
     client = sessions.client("organizations")
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         master = pool.submit(_management_account_id, client)
+        caller = pool.submit(_caller_account_id, sessions.client("sts"))
         in_flight = pool.submit(_in_flight, client)
         root_id = next(iter(pages(client, "list_roots", "Roots")))["Id"]
         units: dict[state.UnitPath, state.Unit] = {}
@@ -91,7 +94,12 @@ def read_organization(
         for path, marker in markers.items():
             units[path] = replace(units[path], managed=marker.result())
         accounts += in_flight.result()
-    return _Org(master.result(), root_id, units, accounts)
+    return _Org(master.result(), caller.result(), root_id, units, accounts)
+
+
+def _caller_account_id(client: Any) -> str:
+    """The account the daemon's own credentials belong to."""
+    return str(call(client, "get_caller_identity")["Account"])
 
 
 def _management_account_id(client: Any) -> str:

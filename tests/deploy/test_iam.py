@@ -225,7 +225,7 @@ def allows(path: Path, action: str, resource: str = "*") -> bool:
 def resources_for(operation: str) -> list[str]:
     """The resources the daemon's own credentials act on for this operation."""
     service, name = operation.split(":")
-    if service == "sts":
+    if operation == "sts:AssumeRole":
         return [f"arn:aws:iam::{MEMBER}:role/{BOOTSTRAP_ROLE}"]
     if service == "iam" and "Group" in name:
         return [f"arn:aws:iam::{MANAGEMENT}:group{state.GROUP_PATH}AcmeDevelopers"]

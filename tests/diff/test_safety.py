@@ -260,3 +260,20 @@ def test_a_unit_holding_a_protected_account_is_not_deleted(
     guarded = safety.guard(document, proposed, MANAGEMENT)
 
     assert [c.line() for c in guarded.changes] == []
+
+
+def test_credentials_of_a_member_account_of_the_organization_are_refused(
+    document: spec.Spec,
+) -> None:
+    with pytest.raises(SafetyError) as refused:
+        safety.guard(document, plan.Plan(), MANAGEMENT, caller_account_id=ACME)
+
+    assert f"belong to account {ACME}, not to the management account {MANAGEMENT}" in str(
+        refused.value
+    )
+
+
+def test_credentials_of_the_management_account_pass(document: spec.Spec) -> None:
+    proposed = plan.Plan.of(session_changes(1))
+
+    assert safety.guard(document, proposed, MANAGEMENT, caller_account_id=MANAGEMENT) == proposed
