@@ -22,12 +22,14 @@ class Rules:
 
 def diff(declared: state.OrgState, live: state.OrgState, rules: Rules) -> plan.Plan:
     live_accounts = live.account_by_id()
-    changes = [
-        *_units(declared, live, rules),
-        *_groups(declared, live, rules),
-    ]
+    changes = list(_units(declared, live, rules))
     names = {a.name for a in declared.accounts}
     unreachable = {n: why for n, why in live.unreachable.items() if n in names}
+    if live.source_unreachable:
+        # Groups were not read: nothing is known to differ, and nothing is planned for them.
+        unreachable["source account"] = live.source_unreachable
+    else:
+        changes += _groups(declared, live, rules)
     for account in declared.accounts:
         current = live_accounts.get(account.id) if account.id else None
         if account.id and current is None:

@@ -84,6 +84,7 @@ class OrgState:
     caller_account_id: str = ""
     unreachable: Mapping[str, str] = field(default_factory=dict)
     users: frozenset[str] = frozenset()
+    source_unreachable: str = ""  # why the source account's groups could not be read
 
     def account_by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts if a.id is not None}

@@ -45,7 +45,12 @@ def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) ->
         if live.id is not None
     }
     accounts, unreachable = _read_accounts(document, sessions, org.accounts, matched, concurrency)
-    groups, users = read_source(sessions, document.source_account_id)
+    try:
+        groups, users = read_source(sessions, document.source_account_id)
+        source_unreachable = ""
+    except AwsError as exc:  # one account like any other: reported, the rest goes on
+        groups, users = {}, frozenset()
+        source_unreachable = f"{document.source_account_id}: {exc}"
     return state.OrgState(
         units=org.units,
         accounts=tuple(accounts),
@@ -55,6 +60,7 @@ def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) ->
         caller_account_id=org.caller_account_id,
         unreachable=unreachable,
         users=users,
+        source_unreachable=source_unreachable,
     )
 
 

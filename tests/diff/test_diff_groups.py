@@ -243,3 +243,12 @@ def test_an_unmarked_undeclared_group_is_never_touched(
 
     assert p.changes == ()
     assert p.unmanaged[plan.Kind.GROUP] == ()
+
+
+def test_unread_groups_are_reported_and_never_planned(live: state.OrgState, plan_of: Any) -> None:
+    unread = replace(live, groups={}, source_unreachable="444444444444: AccessDenied")
+
+    p = plan_of(unread)
+
+    assert [c for c in p.changes if c.kind in (plan.Kind.GROUP, plan.Kind.MEMBERSHIP)] == []
+    assert p.unreachable == {"source account": "444444444444: AccessDenied"}
