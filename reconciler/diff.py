@@ -151,6 +151,8 @@ def _role_updates(
 
 def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Iterator[plan.Change]:
     live_by_name = {name.lower(): group for name, group in live.groups.items()}
+    # IAM user names are unique ignoring case: compare them that way.
+    existing = {user.lower() for user in live.users}
     for group in declared.groups.values():
         current = live_by_name.get(group.name.lower())
         if current is None:
@@ -158,12 +160,11 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
             current = state.Group(group.name, grant_policy=group.grant_policy)
         elif _policy_differs(group.grant_policy, current.grant_policy):
             yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
-        # IAM user names are unique ignoring case: compare them that way.
         wanted = {user.lower() for user in group.users}
         present = {user.lower() for user in current.users}
         for user in sorted(group.users, key=str.lower):
             if user.lower() not in present:
-                yield plan.AddMember(current.name, user)
+                yield plan.AddMember(current.name, user, user_exists=user.lower() in existing)
         for user in sorted(current.users, key=str.lower):
             if user.lower() not in wanted:
                 yield plan.RemoveMember(current.name, user)

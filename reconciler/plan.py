@@ -354,10 +354,14 @@ class MembershipChange(Change):
 
 @dataclass(frozen=True)
 class AddMember(MembershipChange):
+    user_exists: bool = True  # False: no such IAM user in the source account (yet)
     action = Action.CREATE
 
     def detail(self) -> str:
-        return f"add user {self.user} to group {self.group}"
+        text = f"add user {self.user} to group {self.group}"
+        if not self.user_exists:
+            return text + " (no such IAM user in the source account: create it first)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -433,9 +437,13 @@ class Status(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Outcome:
+    """What became of one change. `blocks_account`: the account cannot be worked on further
+    in this pass (it was not created, or its credentials were refused)."""
+
     change: Change
     status: Status
     error: str = ""
+    blocks_account: bool = False
 
 
 def _identity(change: Change) -> str:

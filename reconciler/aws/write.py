@@ -135,9 +135,7 @@ def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
             continue
         outcome = _apply_one(change, context)
         outcomes.append(outcome)
-        if outcome.status == plan.Status.FAILED and (
-            isinstance(change, plan.CreateAccount) or outcome.error.startswith("access:")
-        ):
+        if outcome.blocks_account:
             blocked = f"not attempted: {outcome.error}"
     return outcomes
 
@@ -154,9 +152,10 @@ def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
     except _ShutdownError as exc:
         return plan.Outcome(change, plan.Status.SKIPPED, str(exc))
     except AccessError as exc:
-        return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}")
+        return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}", blocks_account=True)
     except ReconcilerError as exc:
-        return plan.Outcome(change, plan.Status.FAILED, str(exc))
+        creation = isinstance(change, plan.CreateAccount)
+        return plan.Outcome(change, plan.Status.FAILED, str(exc), blocks_account=creation)
     except Exception as exc:  # an answer we did not expect: fail this one
         log.exception("applying %s failed unexpectedly", change.line())
         return plan.Outcome(change, plan.Status.FAILED, f"unexpected {type(exc).__name__}: {exc}")

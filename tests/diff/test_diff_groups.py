@@ -252,3 +252,19 @@ def test_unread_groups_are_reported_and_never_planned(live: state.OrgState, plan
 
     assert [c for c in p.changes if c.kind in (plan.Kind.GROUP, plan.Kind.MEMBERSHIP)] == []
     assert p.unreachable == {"source account": "444444444444: AccessDenied"}
+
+
+def test_a_member_without_an_iam_user_is_planned_with_a_warning(
+    live: state.OrgState, plan_of: Any
+) -> None:
+    without_alice = replace(live, users=frozenset(u for u in live.users if u != "alice"))
+    group = next(g for g in live.groups.values() if "alice" in g.users)
+    drifted = replace(
+        without_alice,
+        groups={**live.groups, group.name: replace(group, users=group.users - {"alice"})},
+    )
+
+    (change,) = plan_of(drifted).changes
+
+    assert isinstance(change, plan.AddMember) and not change.user_exists
+    assert "no such IAM user in the source account" in change.line()
