@@ -17,14 +17,18 @@ EXAMPLE = REPO / "desired" / "accounts.yaml"
 
 
 @pytest.fixture(scope="session")
-def simulator() -> Iterator[Simulator]:
-    # Dummy credentials for the simulator only; never a real account's.
+def dummy_credentials() -> None:
+    """Credentials for the simulators only: never a real account's, never a real profile."""
     os.environ.update(
         AWS_ACCESS_KEY_ID="testing",
         AWS_SECRET_ACCESS_KEY="testing",
         AWS_DEFAULT_REGION="us-east-1",
     )
     os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def simulator(dummy_credentials: None) -> Iterator[Simulator]:
     server = Simulator()
     server.start()
     yield server

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,14 +12,7 @@ from tests.faults.support import Endpoint
 
 
 @pytest.fixture(scope="session")
-def faulty_server() -> Iterator[FaultyServer]:
-    # Dummy credentials for the simulator only; never a real account's.
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
-    os.environ.pop("AWS_PROFILE", None)
+def faulty_server(dummy_credentials: None) -> Iterator[FaultyServer]:
     server = FaultyServer()
     server.start()
     yield server
