@@ -118,11 +118,29 @@ def _roles(
         else:
             changes += _role_updates(account.name, account.id, role, current)
     if rules.prune:
-        declared = {name.lower() for name in account.roles or {}}
-        for name, role in sorted(live.items()):
-            if role.managed and name.lower() not in declared | {rules.bootstrap_role.lower()}:
-                changes.append(plan.DeleteRole(account.name, account.id, name))
+        for name in _undeclared_roles(account, live, rules):
+            changes.append(plan.DeleteRole(account.name, account.id, name))
     return changes
+
+
+def _undeclared_roles(
+    account: state.Account, live: Mapping[str, state.Role], rules: Rules
+) -> list[str]:
+    """Roles carrying our marker that the document no longer declares in this account."""
+    declared = {name.lower() for name in account.roles or {}} | {rules.bootstrap_role.lower()}
+    return [
+        name for name, role in sorted(live.items()) if role.managed and name.lower() not in declared
+    ]
+
+
+def _undeclared_groups(declared: state.OrgState, live: state.OrgState) -> list[str]:
+    """Groups under our path that the document no longer declares."""
+    names = {name.lower() for name in declared.groups}
+    return [
+        name
+        for name, group in sorted(live.groups.items())
+        if group.path == state.GROUP_PATH and name.lower() not in names
+    ]
 
 
 def _role_updates(
@@ -169,10 +187,8 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
             if user.lower() not in wanted:
                 yield plan.RemoveMember(current.name, user)
     if rules.prune:
-        declared_names = {name.lower() for name in declared.groups}
-        for name, group in sorted(live.groups.items()):
-            if group.path == state.GROUP_PATH and name.lower() not in declared_names:
-                yield plan.DeleteGroup(name)
+        for name in _undeclared_groups(declared, live):
+            yield plan.DeleteGroup(name)
 
 
 def _policy_differs(want: str | None, have: str | None) -> bool:
@@ -186,15 +202,8 @@ def _unmanaged(
 ) -> dict[plan.Kind, tuple[str, ...]]:
     """Live resources the document does not declare and this plan does not remove."""
     accounts = [a.name or a.id or "" for a in live.accounts if a.id and a.id not in declared_ids]
-    groups = (
-        []
-        if rules.prune
-        else [
-            n
-            for n, g in live.groups.items()
-            if g.path == state.GROUP_PATH and n.lower() not in {d.lower() for d in declared.groups}
-        ]
-    )
+    # Under prune, undeclared marked roles and groups are deleted by this plan instead.
+    groups = [] if rules.prune else _undeclared_groups(declared, live)
     roles = [] if rules.prune else _unmanaged_roles(declared, live, rules)
     pruned = {u.path for u in _prunable_units(declared, live)} if rules.prune else set()
     units = [
@@ -217,10 +226,5 @@ def _unmanaged_roles(declared: state.OrgState, live: state.OrgState, rules: Rule
         current = by_id.get(account.id) if account.id else None
         if current is None or current.roles is None:
             continue
-        names = {n.lower() for n in account.roles or {}} | {rules.bootstrap_role.lower()}
-        found += [
-            f"{account.name}/{n}"
-            for n, r in current.roles.items()
-            if r.managed and n.lower() not in names
-        ]
+        found += [f"{account.name}/{n}" for n in _undeclared_roles(account, current.roles, rules)]
     return found
