@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -11,25 +10,11 @@ import pytest
 
 from reconciler import cli
 
+pytestmark = pytest.mark.usefixtures("offline")
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 ACCESS = FIXTURES / "access.yaml"
 UNCREATED = FIXTURES / "uncreated.yaml"
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No configuration from the environment, and no way to reach AWS.
-
-    For accounts without an id the command looks ids up in Organizations; here that lookup
-    must fail at once (no credentials anywhere, metadata service off, a closed loopback port).
-    """
-    for variable in [v for v in os.environ if v.startswith(("RECONCILER_", "AWS_"))]:
-        monkeypatch.delenv(variable)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def switch_role(url: str) -> tuple[str, str, str]:

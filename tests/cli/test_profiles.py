@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import configparser
-import os
 import re
 from pathlib import Path
 
@@ -11,28 +10,14 @@ import pytest
 
 from reconciler import cli
 
+pytestmark = pytest.mark.usefixtures("offline")
+
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 ACCESS = FIXTURES / "access.yaml"  # source account 999999999999; every account has an id
 UNCREATED = FIXTURES / "uncreated.yaml"  # account `newcomer` has no id yet
 ADMIN = "arn:aws:iam::222222222222:role/AccountAccessRole"
 DEV_READ = "arn:aws:iam::222222222222:role/ReadOnlyAccessRole"
 PROD_READ = "arn:aws:iam::333333333333:role/ReadOnlyAccessRole"
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No configuration from the environment, and no way to reach AWS.
-
-    For accounts without an id the command looks ids up in Organizations; here that lookup
-    must fail at once (no credentials anywhere, metadata service off, a closed loopback port).
-    """
-    for variable in [v for v in os.environ if v.startswith(("RECONCILER_", "AWS_"))]:
-        monkeypatch.delenv(variable)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
 
 
 def profiles(capsys: pytest.CaptureFixture[str], *args: str) -> dict[str, dict[str, str]]:

@@ -82,20 +82,25 @@ def cli_env(**extra: str) -> dict[str, str]:
     }
 
 
+def _cli(command: str, url: str, desired: Path) -> list[str]:
+    """The command line of `reconciler COMMAND` against `url` with the document `desired`."""
+    return [
+        sys.executable,
+        "-m",
+        "reconciler.cli",
+        command,
+        "--endpoint-url",
+        url,
+        "--desired",
+        str(desired),
+    ]
+
+
 def start_cli(command: str, url: str, desired: Path, log: Path) -> subprocess.Popen[bytes]:
     """`reconciler COMMAND` in a subprocess, its output going to `log`."""
     with log.open("ab") as out:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "reconciler.cli",
-                command,
-                "--endpoint-url",
-                url,
-                "--desired",
-                str(desired),
-            ],
+            _cli(command, url, desired),
             cwd=REPO,
             env=cli_env(),
             stdout=out,
@@ -105,16 +110,7 @@ def start_cli(command: str, url: str, desired: Path, log: Path) -> subprocess.Po
 
 def run_cli(command: str, url: str, desired: Path, timeout: float = 120) -> tuple[int, str]:
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "reconciler.cli",
-            command,
-            "--endpoint-url",
-            url,
-            "--desired",
-            str(desired),
-        ],
+        _cli(command, url, desired),
         cwd=REPO,
         env=cli_env(),
         capture_output=True,
