@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 from reconciler import policies, spec
 from reconciler.errors import ReconcilerError
 
-SWITCH_ROLE_URL = "https://signin.aws.amazon.com/switchrole"
 _DISPLAY_NAME_LIMIT = 64  # the console truncates longer display names
 
 
@@ -71,8 +70,14 @@ def _check_unique(ways: list[Way]) -> None:
             )
 
 
-def render_profiles(ways: list[Way], *, source_profile: str, mfa_serial: str) -> str:
-    """An `~/.aws/config` block per way in, ready to append."""
+def render_profiles(
+    ways: list[Way],
+    *,
+    source_profile: str,
+    mfa_serial: str,
+    partition: str = policies.DEFAULT_PARTITION,
+) -> str:
+    """An `~/.aws/config` block per way in, ready to append; role ARNs in `partition`."""
     blocks = []
     for way in ways:
         if way.account_id is None:
@@ -80,15 +85,15 @@ def render_profiles(ways: list[Way], *, source_profile: str, mfa_serial: str) ->
             continue
         blocks.append(
             f"[profile {way.profile}]\n"
-            f"role_arn = {policies.role_arn(way.account_id, way.role)}\n"
+            f"role_arn = {policies.role_arn(way.account_id, way.role, partition)}\n"
             f"source_profile = {source_profile}\n"
             f"mfa_serial = {mfa_serial}\n"
         )
     return "\n".join(blocks)
 
 
-def render_links(ways: list[Way]) -> str:
-    """A console switch-role link per way in, one per line."""
+def render_links(ways: list[Way], partition: str = policies.DEFAULT_PARTITION) -> str:
+    """A console switch-role link per way in, one per line, on the partition's console."""
     lines = []
     for way in ways:
         if way.account_id is None:
@@ -101,7 +106,7 @@ def render_links(ways: list[Way]) -> str:
                 "displayName": way.profile[:_DISPLAY_NAME_LIMIT],
             }
         )
-        lines.append(f"{SWITCH_ROLE_URL}?{query}")
+        lines.append(f"{policies.switch_role_url(partition)}?{query}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

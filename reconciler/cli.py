@@ -10,6 +10,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,6 +22,7 @@ from reconciler import (
     daemon,
     load,
     logs,
+    policies,
     reconcile,
     render,
     source,
@@ -32,6 +34,8 @@ from reconciler.errors import AwsError, ReconcilerError, SpecError
 from reconciler.plan import Status
 
 Command = Callable[[argparse.Namespace], int]
+# An instance name is a tag value and an IAM path element: both accept these characters.
+_INSTANCE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,7 +103,9 @@ def _apply(args: argparse.Namespace) -> int:
 def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) -> reconcile.Result:
     concurrency = int(args.concurrency)
     sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=not apply)
-    return reconcile.reconcile(document, sessions, apply=apply, concurrency=concurrency)
+    return reconcile.reconcile(
+        document, sessions, apply=apply, concurrency=concurrency, instance=args.instance
+    )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -131,6 +137,7 @@ def _settings(args: argparse.Namespace) -> daemon.Settings:
         concurrency=int(args.concurrency),
         endpoint_url=args.endpoint_url,
         listen=args.listen,
+        instance=args.instance,
     )
 
 
@@ -153,12 +160,14 @@ def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[access.Way]]:
 
 
 def _created_ids(document: spec.Spec, args: argparse.Namespace) -> dict[str, str]:
-    """Ids of accounts created from the document, looked up by email; none when offline."""
+    """Ids of accounts created from the document, looked up by email; none when offline.
+    Online, `args.partition` defaults to the partition of the credentials."""
     if all(account.id for account in document.accounts):
         return {}
     sessions = reconcile.sessions_for(document, args.endpoint_url, 1, read_only=True)
     try:
         live = read.list_accounts(sessions)
+        args.partition = args.partition or sessions.identity().partition
     except AwsError as exc:
         print(f"note: could not look up account ids ({exc})", file=sys.stderr)
         return {}
@@ -166,28 +175,36 @@ def _created_ids(document: spec.Spec, args: argparse.Namespace) -> dict[str, str
     return {name: account.id for name, account in matched.items() if account.id}
 
 
+def _partition(args: argparse.Namespace) -> str:
+    return str(args.partition or policies.DEFAULT_PARTITION)
+
+
 def _profiles(args: argparse.Namespace) -> int:
     document, ways = _ways(args)
-    mfa_serial = args.mfa_serial or _default_mfa_serial(document.source_account_id, args.user)
-    print(
-        access.render_profiles(ways, source_profile=args.source_profile, mfa_serial=mfa_serial),
-        end="",
+    partition = _partition(args)
+    mfa_serial = args.mfa_serial or _default_mfa_serial(
+        document.source_account_id, args.user, partition
     )
+    rendered = access.render_profiles(
+        ways, source_profile=args.source_profile, mfa_serial=mfa_serial, partition=partition
+    )
+    print(rendered, end="")
     return 0
 
 
-def _default_mfa_serial(source_account_id: str, user: str | None) -> str:
+def _default_mfa_serial(source_account_id: str, user: str | None, partition: str) -> str:
     if user:
-        return f"arn:aws:iam::{source_account_id}:mfa/{user}"
+        return f"arn:{partition}:iam::{source_account_id}:mfa/{user}"
     print(
         "note: pass --user NAME or --mfa-serial ARN to fill in mfa_serial for your MFA device",
         file=sys.stderr,
     )
-    return f"arn:aws:iam::{source_account_id}:mfa/YOUR-IAM-USER-NAME"
+    return f"arn:{partition}:iam::{source_account_id}:mfa/YOUR-IAM-USER-NAME"
 
 
 def _links(args: argparse.Namespace) -> int:
-    print(access.render_links(_ways(args)[1]), end="")
+    ways = _ways(args)[1]
+    print(access.render_links(ways, _partition(args)), end="")
     return 0
 
 
@@ -242,7 +259,7 @@ def _parser() -> argparse.ArgumentParser:
         ("plan", _plan, "print the changes apply would make (exit 0 none, 2 some, 1 error)"),
         ("apply", _apply, "one reconcile pass: plan, then make the changes"),
     ):
-        sub = _aws_options(command(name, handler, help_text))
+        sub = _instance_option(_aws_options(command(name, handler, help_text)))
         if name == "plan":
             sub.add_argument(
                 "--format",
@@ -255,7 +272,8 @@ def _parser() -> argparse.ArgumentParser:
         ("run", _run, "the daemon: reconcile on a schedule until SIGTERM", 300, "json"),
         ("sandbox", _sandbox, "the daemon against a built-in AWS simulation", 30, "text"),
     ):
-        _daemon_options(_aws_options(command(name, handler, help_text)), interval, log_format, name)
+        sub = _instance_option(_aws_options(command(name, handler, help_text)))
+        _daemon_options(sub, interval, log_format, name)
     for name, handler, help_text in (
         ("profiles", _profiles, "print an ~/.aws/config profile per granted account and role"),
         ("links", _links, "print a console switch-role link per granted account and role"),
@@ -266,6 +284,14 @@ def _parser() -> argparse.ArgumentParser:
             action=_EnvDefault,
             default=None,
             help="only what this IAM user's groups grant",
+        )
+        sub.add_argument(
+            "--partition",
+            action=_EnvDefault,
+            default=None,
+            choices=sorted(policies.CONSOLE_HOSTS),
+            help="the AWS partition of the accounts (default: that of the credentials when "
+            "account ids are looked up, else aws)",
         )
         if name == "profiles":
             sub.add_argument(
@@ -308,6 +334,26 @@ def _daemon_options(
         choices=["debug", "info", "warning", "error"],
         help="log level",
     )
+
+
+def _instance_name(value: str) -> str:
+    if not _INSTANCE.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an instance name: 1 to 64 of A-Z a-z 0-9 + = , . @ _ -"
+        )
+    return value
+
+
+def _instance_option(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sub.add_argument(
+        "--instance",
+        action=_EnvDefault,
+        default=state.DEFAULT_INSTANCE,
+        type=_instance_name,
+        help="the name this daemon's ownership marker carries: daemons sharing accounts "
+        "each prune only their own (default: %(default)s)",
+    )
+    return sub
 
 
 def _aws_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -24,7 +24,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from reconciler import load, logs, reconcile, spec
+from reconciler import load, logs, reconcile, spec, state
 from reconciler.aws.sessions import Sessions
 from reconciler.errors import ReconcilerError, SourceError, SpecError
 from reconciler.metrics import Metrics, api_call_counter
@@ -44,6 +44,7 @@ class Settings:
     concurrency: int = 16
     endpoint_url: str | None = None
     listen: str = "0.0.0.0:8080"
+    instance: str = state.DEFAULT_INSTANCE
 
 
 @dataclass
@@ -117,6 +118,7 @@ class Daemon:
                 apply=self.settings.mode == "apply",
                 concurrency=self.settings.concurrency,
                 stop=self.stop,
+                instance=self.settings.instance,
             )
         except ReconcilerError as exc:
             log.error("pass failed: %s", exc)

@@ -18,6 +18,7 @@ from reconciler import plan, policies, state
 class Rules:
     prune: bool
     bootstrap_role: str
+    instance: str = state.DEFAULT_INSTANCE  # whose ownership marker counts as ours
 
 
 def diff(declared: state.OrgState, live: state.OrgState, rules: Rules) -> plan.Plan:
@@ -36,7 +37,14 @@ def diff(declared: state.OrgState, live: state.OrgState, rules: Rules) -> plan.P
             # An id is only ever adopted, never created: a missing one is a mistake to report.
             unreachable[account.name] = f"account id {account.id} is not in the organization"
             continue
-        changes += _account(account, current, rules, unreachable)
+        if account.failed_creation:
+            unreachable[account.name] = account.failed_creation
+            continue
+        if current is not None and current.state != state.ACTIVE:
+            # Suspended or closing: AWS refuses changes, and it is not ours to revive.
+            unreachable[account.name] = f"account is {current.state}: not read nor changed"
+            continue
+        changes += _account(account, current, rules, unreachable, live)
     declared_ids = {a.id for a in declared.accounts if a.id}
     unmanaged = _unmanaged(declared, live, declared_ids, rules)
     return plan.Plan.of(changes, unmanaged=unmanaged, unreachable=unreachable)
@@ -72,9 +80,10 @@ def _account(
     live: state.Account | None,
     rules: Rules,
     unreachable: Mapping[str, str],
+    org: state.OrgState,
 ) -> list[plan.Change]:
     if live is None:
-        return [_create_account(account, rules), *_create_roles(account)]
+        return [_create_account(account, rules, org), *_create_roles(account)]
     changes: list[plan.Change] = []
     assert account.id is not None  # an account matched to a live one has its id
     if live.unit != account.unit:
@@ -89,7 +98,10 @@ def _account(
     return changes + _roles(account, live.roles, rules)
 
 
-def _create_account(account: state.Account, rules: Rules) -> plan.CreateAccount:
+def _create_account(
+    account: state.Account, rules: Rules, org: state.OrgState
+) -> plan.CreateAccount:
+    earlier = org.failed_creations.get(account.name)
     return plan.CreateAccount(
         name=account.name,
         email=account.email,
@@ -97,6 +109,9 @@ def _create_account(account: state.Account, rules: Rules) -> plan.CreateAccount:
         tags=account.tags,
         bootstrap_role=rules.bootstrap_role,
         request_id=account.create_request,
+        fingerprint=state.fingerprint(account),
+        # The record of an earlier failure for another declaration is cleared by this request.
+        earlier_failure=earlier.request_id if earlier and earlier.fingerprint else None,
     )
 
 
@@ -116,10 +131,10 @@ def _roles(
         if current is None:
             changes.append(plan.CreateRole(account.name, account.id, role.name, role))
         else:
-            changes += _role_updates(account.name, account.id, role, current)
+            changes += _role_updates(account.name, account.id, role, current, rules)
     if rules.prune:
         for name in _undeclared_roles(account, live, rules):
-            changes.append(plan.DeleteRole(account.name, account.id, name))
+            changes.append(plan.DeleteRole(account.name, account.id, name, rules.instance))
     return changes
 
 
@@ -133,18 +148,19 @@ def _undeclared_roles(
     ]
 
 
-def _undeclared_groups(declared: state.OrgState, live: state.OrgState) -> list[str]:
+def _undeclared_groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> list[str]:
     """Groups under our path that the document no longer declares."""
     names = {name.lower() for name in declared.groups}
+    path = state.group_path(rules.instance)
     return [
         name
         for name, group in sorted(live.groups.items())
-        if group.path == state.GROUP_PATH and name.lower() not in names
+        if group.path == path and name.lower() not in names
     ]
 
 
 def _role_updates(
-    account: str, account_id: str, want: state.Role, have: state.Role
+    account: str, account_id: str, want: state.Role, have: state.Role, rules: Rules
 ) -> Iterator[plan.Change]:
     where = (account, account_id, have.name)
     if policies.canonical(want.trust_policy) != policies.canonical(have.trust_policy):
@@ -164,7 +180,7 @@ def _role_updates(
             *where, before=have.max_session_duration, after=want.max_session_duration
         )
     if not have.managed:
-        yield plan.MarkRole(*where)
+        yield plan.MarkRole(*where, owner=rules.instance)
 
 
 def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Iterator[plan.Change]:
@@ -176,8 +192,10 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
         if current is None:
             yield plan.CreateGroup(group)
             current = state.Group(group.name, grant_policy=group.grant_policy)
-        elif _policy_differs(group.grant_policy, current.grant_policy):
-            yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
+        else:
+            yield from _group_policies(current)
+            if _policy_differs(group.grant_policy, current.grant_policy):
+                yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
         wanted = {user.lower() for user in group.users}
         present = {user.lower() for user in current.users}
         for user in sorted(group.users, key=str.lower):
@@ -187,8 +205,17 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
             if user.lower() not in wanted:
                 yield plan.RemoveMember(current.name, user)
     if rules.prune:
-        for name in _undeclared_groups(declared, live):
-            yield plan.DeleteGroup(name)
+        for name in _undeclared_groups(declared, live, rules):
+            yield plan.DeleteGroup(name, rules.instance)
+
+
+def _group_policies(live: state.Group) -> Iterator[plan.Change]:
+    """A declared group grants what the document says and nothing else: any other inline or
+    attached policy (a hand-added sts:AssumeRole, say) is access to revoke."""
+    for name, document in sorted(live.other_policies.items()):
+        yield plan.DeleteGroupInlinePolicy(live.name, name, document)
+    for arn in sorted(live.attached):
+        yield plan.DetachGroupPolicy(live.name, arn)
 
 
 def _policy_differs(want: str | None, have: str | None) -> bool:
@@ -203,7 +230,7 @@ def _unmanaged(
     """Live resources the document does not declare and this plan does not remove."""
     accounts = [a.name or a.id or "" for a in live.accounts if a.id and a.id not in declared_ids]
     # Under prune, undeclared marked roles and groups are deleted by this plan instead.
-    groups = [] if rules.prune else _undeclared_groups(declared, live)
+    groups = [] if rules.prune else _undeclared_groups(declared, live, rules)
     roles = [] if rules.prune else _unmanaged_roles(declared, live, rules)
     pruned = {u.path for u in _prunable_units(declared, live)} if rules.prune else set()
     units = [

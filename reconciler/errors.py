@@ -6,8 +6,16 @@
     ├── SafetyError           a safety rail refused the whole plan (SPEC section 7); nothing changed
     └── AwsError              an AWS call failed; botocore's ClientError is translated at the edge
         ├── AccessError       terminal for one account: role cannot be assumed, access denied
-        ├── TransientAwsError throttling or service trouble that outlived botocore's retries
-        └── AwsRequestError   AWS refused the request itself (bad input, conflict, limit)
+        ├── TransientAwsError throttling or service trouble that outlived the retries
+        │   └── ConflictError       a concurrent modification; AWS did nothing, try again
+        └── AwsRequestError   AWS refused the request itself
+            ├── NotFoundError       the entity named does not exist (or not yet: IAM is
+            │                       eventually consistent)
+            ├── AlreadyExistsError  the entity to create exists already
+            └── LimitExceededError  an AWS quota would be exceeded
+
+`AWS_ERROR_CODES` maps AWS's error codes to these classes, in one place; the AWS edge raises
+the class it names and callers decide on classes, never on code strings.
 
 Nothing here imports boto3: the pure core raises and catches these without touching AWS.
 """
@@ -74,4 +82,69 @@ class TransientAwsError(AwsError):
 
 
 class AwsRequestError(AwsError):
-    """AWS refused the request (invalid input, conflict, quota)."""
+    """AWS refused the request (invalid input, a missing or existing entity, a quota)."""
+
+
+class ConflictError(TransientAwsError):
+    """Another request was modifying the same entity; this one was not carried out."""
+
+
+class NotFoundError(AwsRequestError):
+    """The entity the request names does not exist, or is not visible yet."""
+
+
+class AlreadyExistsError(AwsRequestError):
+    """The entity the request would create exists already."""
+
+
+class LimitExceededError(AwsRequestError):
+    """Carrying out the request would exceed an AWS quota."""
+
+
+# Every AWS error code the project decides on, by the class it becomes. Codes not listed are
+# `AwsRequestError`s: AWS refused the request and saying so is all that can be done.
+AWS_ERROR_CODES: dict[str, type[AwsError]] = {
+    # Access: the credentials are missing, refused or expired, or the policy denies the call.
+    "AccessDenied": AccessError,
+    "AccessDeniedException": AccessError,
+    "UnauthorizedOperation": AccessError,
+    "InvalidClientTokenId": AccessError,
+    "ExpiredToken": AccessError,
+    "ExpiredTokenException": AccessError,
+    "UnrecognizedClientException": AccessError,
+    "AWSOrganizationsNotInUseException": AccessError,
+    # Throttling and service faults: the next attempt may succeed.
+    "Throttling": TransientAwsError,
+    "ThrottlingException": TransientAwsError,
+    "TooManyRequestsException": TransientAwsError,
+    "RequestLimitExceeded": TransientAwsError,
+    "ServiceUnavailable": TransientAwsError,
+    "ServiceUnavailableException": TransientAwsError,
+    "ServiceFailure": TransientAwsError,
+    "ServiceException": TransientAwsError,
+    "InternalFailure": TransientAwsError,
+    # Conflicts: Organizations and IAM refuse overlapping writes to one entity.
+    "ConcurrentModificationException": ConflictError,
+    "ConcurrentModification": ConflictError,
+    # The entity named does not exist.
+    "NoSuchEntity": NotFoundError,
+    "AccountNotFoundException": NotFoundError,
+    "OrganizationalUnitNotFoundException": NotFoundError,
+    "ParentNotFoundException": NotFoundError,
+    "ChildNotFoundException": NotFoundError,
+    "CreateAccountStatusNotFoundException": NotFoundError,
+    "TargetNotFoundException": NotFoundError,
+    # The entity to create exists already.
+    "EntityAlreadyExists": AlreadyExistsError,
+    "DuplicateOrganizationalUnitException": AlreadyExistsError,
+    "DuplicateAccountException": AlreadyExistsError,
+    # Quotas.
+    "LimitExceeded": LimitExceededError,
+    "LimitExceededException": LimitExceededError,
+    "ConstraintViolationException": LimitExceededError,
+}
+
+
+def error_class(code: str) -> type[AwsError]:
+    """The class an AWS error code becomes."""
+    return AWS_ERROR_CODES.get(code, AwsRequestError)

@@ -56,6 +56,12 @@ class Change:
     action: ClassVar[Action] = Action.UPDATE
     kind: ClassVar[Kind] = Kind.ROLE
     stage: ClassVar[Stage] = Stage.ROLES
+    # Order among the changes to one resource. A role: trust first (who may assume it is
+    # settled before what it may do changes), then removals, then additions (IAM's quota of
+    # 10 managed policies per role counts what is attached at each moment), then the session
+    # duration and the marker. A group: removals before the grant policy (IAM's 5,120
+    # characters count all of a group's inline policies).
+    rank: ClassVar[int] = 0
 
     @property
     def account(self) -> str | None:
@@ -71,10 +77,10 @@ class Change:
     def line(self) -> str:
         return f"{SYMBOLS[self.action]} {self.kind} {self.target}: {self.detail()}"
 
-    def sort_key(self) -> tuple[int, str, str, int, str]:
+    def sort_key(self) -> tuple[int, str, str, int, int, str]:
         # Deeper units first when deleting, so a parent is only removed once it is empty.
         depth = self.target.count("/")
-        return (self.stage, self.account or "", self.target, -depth, self.detail())
+        return (self.stage, self.account or "", self.target, self.rank, -depth, self.detail())
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,8 @@ class CreateUnit(Change):
         parent = "/".join(self.path[:-1]) or "the root"
         return f"create under {parent}"
 
-    def sort_key(self) -> tuple[int, str, str, int, str]:
-        return (self.stage, "", "", len(self.path), self.target)
+    def sort_key(self) -> tuple[int, str, str, int, int, str]:
+        return (self.stage, "", "", 0, len(self.path), self.target)
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,8 @@ class DeleteUnit(Change):
     def detail(self) -> str:
         return "delete the empty unit, no longer declared"
 
-    def sort_key(self) -> tuple[int, str, str, int, str]:
-        return (self.stage, "~", "", -len(self.path), self.target)
+    def sort_key(self) -> tuple[int, str, str, int, int, str]:
+        return (self.stage, "~", "", 0, -len(self.path), self.target)
 
 
 @dataclass(frozen=True)
@@ -123,6 +129,10 @@ class CreateAccount(Change):
     tags: Mapping[str, str]
     bootstrap_role: str
     request_id: str | None = None
+    # Bookkeeping, not what the change does: the fingerprint of this declaration, recorded if
+    # the request fails, and a recorded failed request this one supersedes.
+    fingerprint: str = field(default="", compare=False)
+    earlier_failure: str | None = field(default=None, compare=False)
     action = Action.CREATE
     kind = Kind.ACCOUNT
     stage = Stage.ACCOUNTS
@@ -235,6 +245,7 @@ class CreateRole(RoleChange):
 class UpdateRoleTrust(RoleChange):
     before: str
     after: str
+    rank = 1
 
     def detail(self) -> str:
         return "trust policy " + _trust_difference(self.before, self.after)
@@ -243,6 +254,7 @@ class UpdateRoleTrust(RoleChange):
 @dataclass(frozen=True)
 class AttachRolePolicy(RoleChange):
     policy_arn: str
+    rank = 3
 
     def detail(self) -> str:
         return f"attach {self.policy_arn}"
@@ -251,6 +263,7 @@ class AttachRolePolicy(RoleChange):
 @dataclass(frozen=True)
 class DetachRolePolicy(RoleChange):
     policy_arn: str
+    rank = 2
 
     def detail(self) -> str:
         return f"detach {self.policy_arn} (not declared)"
@@ -261,6 +274,7 @@ class PutRoleInlinePolicy(RoleChange):
     policy_name: str
     before: str | None
     after: str
+    rank = 3
 
     def detail(self) -> str:
         verb = "add" if self.before is None else "rewrite"
@@ -270,6 +284,7 @@ class PutRoleInlinePolicy(RoleChange):
 @dataclass(frozen=True)
 class DeleteRoleInlinePolicy(RoleChange):
     policy_name: str
+    rank = 2
 
     def detail(self) -> str:
         return f"delete inline policy {self.policy_name} (not declared)"
@@ -279,6 +294,7 @@ class DeleteRoleInlinePolicy(RoleChange):
 class UpdateRoleSession(RoleChange):
     before: int
     after: int
+    rank = 4
 
     def detail(self) -> str:
         return f"max session duration {self.before} -> {self.after} s"
@@ -288,17 +304,21 @@ class UpdateRoleSession(RoleChange):
 class MarkRole(RoleChange):
     """Adoption: an existing role of the declared name is taken under management."""
 
+    owner: str = state.DEFAULT_INSTANCE
+    rank = 5
+
     def detail(self) -> str:
-        return f"take under management (tag {state.MARKER_KEY}={state.MARKER_VALUE})"
+        return f"take under management (tag {state.MARKER_KEY}={self.owner})"
 
 
 @dataclass(frozen=True)
 class DeleteRole(RoleChange):
+    owner: str = state.DEFAULT_INSTANCE
     action = Action.DELETE
     stage = Stage.PRUNE
 
     def detail(self) -> str:
-        return f"delete (carries {state.MARKER_KEY}={state.MARKER_VALUE}, no longer declared)"
+        return f"delete (carries {state.MARKER_KEY}={self.owner}, no longer declared)"
 
 
 @dataclass(frozen=True)
@@ -324,6 +344,7 @@ class PutGroupGrants(Change):
     after: str | None
     kind = Kind.GROUP
     stage = Stage.GROUPS
+    rank = 2
 
     @property
     def target(self) -> str:
@@ -336,6 +357,43 @@ class PutGroupGrants(Change):
         parts = [f"grant {arn}" for arn in sorted(new - old)]
         parts += [f"revoke {arn}" for arn in sorted(old - new)]
         return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class DeleteGroupInlinePolicy(Change):
+    """An inline policy of a declared group that the document does not declare."""
+
+    group: str
+    policy_name: str
+    document: str
+    kind = Kind.GROUP
+    stage = Stage.GROUPS
+    rank = 1
+
+    @property
+    def target(self) -> str:
+        return self.group
+
+    def detail(self) -> str:
+        return f"delete inline policy {self.policy_name} (not declared)"
+
+
+@dataclass(frozen=True)
+class DetachGroupPolicy(Change):
+    """A managed policy attached to a declared group that the document does not declare."""
+
+    group: str
+    policy_arn: str
+    kind = Kind.GROUP
+    stage = Stage.GROUPS
+    rank = 1
+
+    @property
+    def target(self) -> str:
+        return self.group
+
+    def detail(self) -> str:
+        return f"detach {self.policy_arn} (not declared)"
 
 
 @dataclass(frozen=True)
@@ -377,6 +435,7 @@ class RemoveMember(MembershipChange):
 @dataclass(frozen=True)
 class DeleteGroup(Change):
     group: str
+    owner: str = state.DEFAULT_INSTANCE
     action = Action.DELETE
     kind = Kind.GROUP
     stage = Stage.PRUNE
@@ -386,9 +445,8 @@ class DeleteGroup(Change):
         return self.group
 
     def detail(self) -> str:
-        return (
-            f"delete with its members and policies (at path {state.GROUP_PATH}, no longer declared)"
-        )
+        path = state.group_path(self.owner)
+        return f"delete with its members and policies (at path {path}, no longer declared)"
 
 
 @dataclass(frozen=True)
@@ -444,6 +502,7 @@ class Outcome:
     status: Status
     error: str = ""
     blocks_account: bool = False
+    waiting: Exception | None = field(default=None, compare=False, repr=False)
 
 
 def _identity(change: Change) -> str:

@@ -25,11 +25,34 @@ _ACTION_KEYS = frozenset({"Action", "NotAction"})
 _SET_KEYS = frozenset({"Action", "NotAction", "Resource", "NotResource"})
 
 
-def trust_policy(source_account_id: str, *, require_mfa: bool) -> dict[str, Any]:
+DEFAULT_PARTITION = "aws"
+# Where each partition's console signs people in; ARNs carry the partition's name.
+CONSOLE_HOSTS = {
+    "aws": "signin.aws.amazon.com",
+    "aws-us-gov": "signin.amazonaws-us-gov.com",
+    "aws-cn": "signin.amazonaws.cn",
+}
+_ARN_PARTITION = re.compile(r"^arn:([a-z][a-z-]*):")
+
+
+def partition_of(arn: str) -> str:
+    """The partition an ARN belongs to (`aws`, `aws-cn`, `aws-us-gov`, ...)."""
+    match = _ARN_PARTITION.match(arn)
+    return match.group(1) if match else DEFAULT_PARTITION
+
+
+def switch_role_url(partition: str) -> str:
+    host = CONSOLE_HOSTS.get(partition, CONSOLE_HOSTS[DEFAULT_PARTITION])
+    return f"https://{host}/switchrole"
+
+
+def trust_policy(
+    source_account_id: str, *, require_mfa: bool, partition: str = DEFAULT_PARTITION
+) -> dict[str, Any]:
     """The trust policy of a role for people: only the source account, with MFA if required."""
     statement: dict[str, Any] = {
         "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{source_account_id}:root"},
+        "Principal": {"AWS": f"arn:{partition}:iam::{source_account_id}:root"},
         "Action": "sts:AssumeRole",
     }
     if require_mfa:
@@ -37,8 +60,12 @@ def trust_policy(source_account_id: str, *, require_mfa: bool) -> dict[str, Any]
     return {"Version": VERSION, "Statement": [statement]}
 
 
-def role_arn(account_id: str, role_name: str) -> str:
-    return f"arn:aws:iam::{account_id}:role/{role_name}"
+def role_arn(account_id: str, role_name: str, partition: str = DEFAULT_PARTITION) -> str:
+    return f"arn:{partition}:iam::{account_id}:role/{role_name}"
+
+
+def aws_managed_policy(name: str, partition: str = DEFAULT_PARTITION) -> str:
+    return f"arn:{partition}:iam::aws:policy/{name}"
 
 
 def grant_policy(role_arns: Iterable[str]) -> dict[str, Any]:

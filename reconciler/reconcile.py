@@ -54,14 +54,16 @@ def reconcile(
     apply: bool,
     concurrency: int = 16,
     stop: threading.Event | None = None,
+    instance: str = state.DEFAULT_INSTANCE,
+    timings: write.Timings | None = None,
 ) -> Result:
     clock = _Clock()
     # Read the organization and every declared account's roles, in parallel.
-    live = read.read_live(document, sessions, concurrency)
+    live = read.read_live(document, sessions, concurrency, instance)
     clock.lap("read")
     # Compute the changes, then let the safety rails refuse or withhold them.
-    declared = state.declared(document, live)
-    proposed = diff.diff(declared, live, _rules(document))
+    declared = state.declared(document, live, instance)
+    proposed = diff.diff(declared, live, _rules(document, instance))
     try:
         guarded = safety.guard(
             document, proposed, live.management_account_id, live.caller_account_id
@@ -78,15 +80,20 @@ def reconcile(
         source_account_id=document.source_account_id,
         unit_ids={path: unit.id for path, unit in live.units.items()},
         account_ids={a.name: a.id for a in declared.accounts if a.id},
+        instance=instance,
+        foreign_creations=live.foreign_creations,
+        timings=timings or write.Timings(),
         stop=stop or threading.Event(),
     )
     outcomes = write.execute(guarded, context, concurrency)
     return Result(guarded, live, tuple(outcomes), durations=clock.lap("apply"))
 
 
-def _rules(document: spec.Spec) -> diff.Rules:
+def _rules(document: spec.Spec, instance: str) -> diff.Rules:
     return diff.Rules(
-        prune=document.policy.prune, bootstrap_role=document.organization.bootstrap_role
+        prune=document.policy.prune,
+        bootstrap_role=document.organization.bootstrap_role,
+        instance=instance,
     )
 
 

@@ -7,16 +7,27 @@ module imports nothing from the AWS, git or scheduler code.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler import policies, spec
 
-# The ownership marker (SPEC section 7): only resources carrying it are ever deleted.
+# The ownership marker: only resources carrying it are ever deleted. Its value names the
+# instance (`--instance`), so two daemons sharing accounts never prune each other's resources:
+# roles and units carry the tag managed-by=<instance>, groups live under the path /<instance>/.
 MARKER_KEY = "managed-by"
-MARKER_VALUE = "reconciler"
-GROUP_PATH = "/reconciler/"
+DEFAULT_INSTANCE = "reconciler"
+MARKER_VALUE = DEFAULT_INSTANCE
+GROUP_PATH = f"/{DEFAULT_INSTANCE}/"
 GRANT_POLICY_NAME = "reconciler-grants"
+ACTIVE = "ACTIVE"  # the one account state in which an account is read and changed
+
+
+def group_path(instance: str) -> str:
+    return f"/{instance}/"
+
 
 UnitPath = tuple[str, ...]
 
@@ -55,16 +66,37 @@ class Account:
     tags: Mapping[str, str] = field(default_factory=dict)
     roles: Mapping[str, Role] | None = field(default_factory=dict)
     create_request: str | None = None
+    state: str = ACTIVE  # Organizations' account State: ACTIVE, SUSPENDED, PENDING_CLOSURE...
+    failed_creation: str = ""  # declared only: why it is not requested again (see `declared`)
 
 
 @dataclass(frozen=True)
 class Group:
-    """An IAM group in the source account; `grant_policy` is our inline policy's JSON text."""
+    """An IAM group in the source account; `grant_policy` is our inline policy's JSON text.
+
+    `other_policies` (inline, by name) and `attached` (managed policy ARNs) are what else the
+    group grants: a declared group grants only what the document says, so these are drift.
+    """
 
     name: str
     path: str = GROUP_PATH
     grant_policy: str | None = None
     users: frozenset[str] = frozenset()
+    other_policies: Mapping[str, str] = field(default_factory=dict)
+    attached: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class FailedCreation:
+    """The latest CreateAccount request for an account name that ended FAILED.
+
+    `fingerprint` is that of the declaration it was sent for, recorded by the daemon that saw
+    it fail ("" when none was recorded: another tool's request, or the record was lost).
+    """
+
+    request_id: str
+    reason: str
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -85,6 +117,9 @@ class OrgState:
     unreachable: Mapping[str, str] = field(default_factory=dict)
     users: frozenset[str] = frozenset()
     source_unreachable: str = ""  # why the source account's groups could not be read
+    partition: str = policies.DEFAULT_PARTITION  # of the credentials: ARNs are built in it
+    failed_creations: Mapping[str, FailedCreation] = field(default_factory=dict)  # by name
+    foreign_creations: int = 0  # CreateAccount requests in flight for no declared account
 
     def account_by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts if a.id is not None}
@@ -95,25 +130,47 @@ def placeholder(account_name: str) -> str:
     return f"<{account_name}>"
 
 
-def declared(document: spec.Spec, live: OrgState) -> OrgState:
+def declared(document: spec.Spec, live: OrgState, instance: str = DEFAULT_INSTANCE) -> OrgState:
     """The state the document declares, with account ids resolved against the live state.
 
     An account is the live one with its declared `id`, else the live one with its email, else
-    a CreateAccount request in flight under its name; otherwise it is still to be created.
+    a CreateAccount request in flight under its name; otherwise it is still to be created,
+    unless its last request FAILED for this very declaration: then it carries the reason in
+    `failed_creation` and is not requested again until the document changes it. Grants on it
+    are left out meanwhile. ARNs are built in the live state's partition.
     """
     found = match_accounts(document, live.accounts)
     ids = {name: account.id for name, account in found.items() if account.id is not None}
     accounts = tuple(
-        _declared_account(document, account, found.get(account.name))
+        _declared_account(document, account, found.get(account.name), live)
         for account in document.accounts
     )
+    blocked = {a.name for a in accounts if a.failed_creation}
     return OrgState(
         units={path: Unit(path) for path in spec.unit_paths(document.organization.units)},
         accounts=accounts,
-        groups={g.name: _declared_group(g, document, ids) for g in document.groups},
+        groups={
+            g.name: _declared_group(g, document, ids, blocked, live.partition, instance)
+            for g in document.groups
+        },
         root_id=live.root_id,
         management_account_id=document.organization.management_account_id,
+        partition=live.partition,
     )
+
+
+def fingerprint(account: Account) -> str:
+    """What identifies one declaration of an account for creation: a changed name, email,
+    unit or tags is a new request. Short: it is stored as a tag value."""
+    text = json.dumps(
+        [account.name, account.email.lower(), list(account.unit), sorted(account.tags.items())]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def failure_record_key(instance: str, request_id: str) -> str:
+    """The tag, on the organization's root, recording which declaration a request failed for."""
+    return f"{instance}:failed-creation:{request_id}"
 
 
 def match_accounts(document: spec.Spec, live: Iterable[Account]) -> dict[str, Account]:
@@ -134,7 +191,9 @@ def match_accounts(document: spec.Spec, live: Iterable[Account]) -> dict[str, Ac
     return found
 
 
-def _declared_account(document: spec.Spec, account: spec.Account, live: Account | None) -> Account:
+def _declared_account(
+    document: spec.Spec, account: spec.Account, live: Account | None, org: OrgState
+) -> Account:
     source = document.source_account_id
     roles = {}
     for name in document.role_names(account):
@@ -142,7 +201,9 @@ def _declared_account(document: spec.Spec, account: spec.Account, live: Account 
         roles[name] = Role(
             name=name,
             trust_policy=policies.compact_json(
-                policies.trust_policy(source, require_mfa=template.require_mfa)
+                policies.trust_policy(
+                    source, require_mfa=template.require_mfa, partition=org.partition
+                )
             ),
             policies=frozenset(template.policies),
             inline_policies={
@@ -152,7 +213,7 @@ def _declared_account(document: spec.Spec, account: spec.Account, live: Account 
             max_session_duration=template.max_session_duration,
             managed=True,
         )
-    return Account(
+    result = Account(
         name=account.name,
         email=account.email,
         id=account.id or (live.id if live else None),
@@ -161,15 +222,62 @@ def _declared_account(document: spec.Spec, account: spec.Account, live: Account 
         roles=roles,
         create_request=live.create_request if live and live.id is None else None,
     )
+    failed = org.failed_creations.get(account.name)
+    if live is None and failed and failed.fingerprint == fingerprint(result):
+        return replace(result, failed_creation=_failure_text(failed))
+    return result
 
 
-def _declared_group(group: spec.Group, document: spec.Spec, ids: Mapping[str, str]) -> Group:
+# CreateAccount's documented failure reasons, said so a person knows what to do.
+CREATION_FAILURES = {
+    "EMAIL_ALREADY_EXISTS": "the email address is already used by another AWS account",
+    "ACCOUNT_LIMIT_EXCEEDED": "the organization has reached its account quota (ask AWS Support)",
+    "INVALID_EMAIL": "AWS rejected the email address",
+    "INVALID_ADDRESS": "AWS rejected the account's address",
+    "CONCURRENT_ACCOUNT_MODIFICATION": "a request with the same information was already made",
+    "FAILED_BUSINESS_VALIDATION": "the management account failed AWS's business validation",
+    "PENDING_BUSINESS_VALIDATION": "the management account awaits AWS's business validation",
+    "MISSING_BUSINESS_VALIDATION": "the management account has not been validated by AWS",
+    "MISSING_PAYMENT_INSTRUMENT": "the management account has no valid payment method",
+    "INTERNAL_FAILURE": "AWS had an internal failure",
+}
+
+
+def creation_failure(reason: str, request_id: str) -> str:
+    """A FAILED CreateAccount request, in words."""
+    explained = CREATION_FAILURES.get(reason, "see the request in the AWS console")
+    return f"creation failed: {reason}: {explained} (request {request_id})"
+
+
+def _failure_text(failed: FailedCreation) -> str:
+    return (
+        f"{creation_failure(failed.reason, failed.request_id)}; not requested again until "
+        "the document changes this account"
+    )
+
+
+def _declared_group(
+    group: spec.Group,
+    document: spec.Spec,
+    ids: Mapping[str, str],
+    blocked: set[str],
+    partition: str,
+    instance: str,
+) -> Group:
     accounts = {a.name: a for a in document.accounts}
     arns = [
         policies.role_arn(
-            accounts[g.account].id or ids.get(g.account) or placeholder(g.account), g.role
+            accounts[g.account].id or ids.get(g.account) or placeholder(g.account),
+            g.role,
+            partition,
         )
         for g in group.grants
+        if g.account not in blocked
     ]
     policy = policies.compact_json(policies.grant_policy(arns)) if arns else None
-    return Group(name=group.name, grant_policy=policy, users=frozenset(group.users))
+    return Group(
+        name=group.name,
+        path=group_path(instance),
+        grant_policy=policy,
+        users=frozenset(group.users),
+    )

@@ -32,19 +32,27 @@ class _Org:
     root_id: str
     units: dict[state.UnitPath, state.Unit]
     accounts: list[state.Account]
+    failed: dict[str, state.FailedCreation]
 
 
-def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) -> state.OrgState:
+def read_live(
+    document: spec.Spec,
+    sessions: Sessions,
+    concurrency: int = 16,
+    instance: str = state.DEFAULT_INSTANCE,
+) -> state.OrgState:
     """The live state of everything the document could manage."""
     org = read_organization(
-        sessions, set(spec.unit_paths(document.organization.units)), concurrency
+        sessions, set(spec.unit_paths(document.organization.units)), concurrency, instance
     )
     matched = {
         live.id: document.account(name)
         for name, live in state.match_accounts(document, org.accounts).items()
         if live.id is not None
     }
-    accounts, unreachable = _read_accounts(document, sessions, org.accounts, matched, concurrency)
+    accounts, unreachable = _read_accounts(
+        document, sessions, org.accounts, matched, concurrency, instance
+    )
     try:
         groups, users = read_source(sessions, document.source_account_id)
         source_unreachable = ""
@@ -61,13 +69,26 @@ def read_live(document: spec.Spec, sessions: Sessions, concurrency: int = 16) ->
         unreachable=unreachable,
         users=users,
         source_unreachable=source_unreachable,
+        partition=sessions.identity().partition,
+        failed_creations=org.failed,
+        foreign_creations=_foreign_creations(document, org.accounts),
     )
 
 
+def _foreign_creations(document: spec.Spec, accounts: list[state.Account]) -> int:
+    """CreateAccount requests in flight that no declared account waits on: another tool's.
+    They count toward AWS's limit of 5 creations in flight all the same."""
+    declared = {a.name for a in document.accounts}
+    return sum(1 for a in accounts if a.create_request and a.name not in declared)
+
+
 def read_organization(
-    sessions: Sessions, declared_units: set[state.UnitPath], concurrency: int = 16
+    sessions: Sessions,
+    declared_units: set[state.UnitPath],
+    concurrency: int = 16,
+    instance: str = state.DEFAULT_INSTANCE,
 ) -> _Org:
-    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight.
+    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight or failed.
 
     The tree is walked one level at a time with every listing of a level in parallel: walked
     one parent after the other, its paginated listings (20 accounts a page) made the read of a
@@ -76,8 +97,8 @@ def read_organization(
     client = sessions.client("organizations")
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         master = pool.submit(_management_account_id, client)
-        caller = pool.submit(_caller_account_id, sessions.client("sts"))
-        in_flight = pool.submit(_in_flight, client)
+        caller = pool.submit(lambda: sessions.identity().account_id)
+        requests = pool.submit(_creation_requests, client)
         root_id = next(iter(pages(client, "list_roots", "Roots")))["Id"]
         units: dict[state.UnitPath, state.Unit] = {}
         listings: list[tuple[state.UnitPath, concurrent.futures.Future[list[Any]]]] = []
@@ -94,18 +115,18 @@ def read_organization(
                     # Tags only matter for units the document no longer declares: the marker
                     # decides whether prune may delete them.
                     if child not in declared_units:
-                        markers[child] = pool.submit(_unit_marker, client, ou["Id"])
+                        markers[child] = pool.submit(_unit_marker, client, ou["Id"], instance)
                     level.append((child, ou["Id"]))
         accounts = [_account(raw, path) for path, future in listings for raw in future.result()]
         for path, marker in markers.items():
             units[path] = replace(units[path], managed=marker.result())
-        accounts += in_flight.result()
-    return _Org(master.result(), caller.result(), root_id, units, accounts)
-
-
-def _caller_account_id(client: Any) -> str:
-    """The account the daemon's own credentials belong to."""
-    return str(call(client, "get_caller_identity")["Account"])
+        in_flight, failed = requests.result()
+        accounts += in_flight
+    records = _failure_records(client, root_id, instance) if failed else {}
+    failed = {
+        name: replace(f, fingerprint=records.get(f.request_id, "")) for name, f in failed.items()
+    }
+    return _Org(master.result(), caller.result(), root_id, units, accounts, failed)
 
 
 def _management_account_id(client: Any) -> str:
@@ -123,8 +144,9 @@ def _units_in(client: Any, parent_id: str) -> list[Any]:
     return list(units)
 
 
-def _unit_marker(client: Any, unit_id: str) -> bool:
-    return _has_marker(pages(client, "list_tags_for_resource", "Tags", ResourceId=unit_id))
+def _unit_marker(client: Any, unit_id: str, instance: str) -> bool:
+    tags = pages(client, "list_tags_for_resource", "Tags", ResourceId=unit_id)
+    return _has_marker(tags, instance)
 
 
 def list_accounts(sessions: Sessions) -> list[state.Account]:
@@ -134,24 +156,45 @@ def list_accounts(sessions: Sessions) -> list[state.Account]:
 
 
 def _account(raw: Mapping[str, Any], unit: state.UnitPath) -> state.Account:
+    # `State` replaces `Status`, which AWS is retiring; older answers carry only `Status`.
+    lifecycle = str(raw.get("State") or raw.get("Status") or state.ACTIVE)
     return state.Account(
         name=raw.get("Name", ""),
         email=raw.get("Email", ""),
         id=raw["Id"],
         unit=unit,
         tags={},
-        roles=None if raw.get("Status", "ACTIVE") != "ACTIVE" else {},
+        roles={} if lifecycle == state.ACTIVE else None,
+        state=lifecycle,
     )
 
 
-def _in_flight(client: Any) -> list[state.Account]:
-    """CreateAccount requests still in progress: they count as their account (never twice)."""
-    return [
-        state.Account(name=r.get("AccountName", ""), email="", id=None, create_request=r["Id"])
-        for r in pages(
-            client, "list_create_account_status", "CreateAccountStatuses", States=["IN_PROGRESS"]
-        )
-    ]
+def _creation_requests(
+    client: Any,
+) -> tuple[list[state.Account], dict[str, state.FailedCreation]]:
+    """CreateAccount requests in progress (each counts as its account: never requested twice)
+    and, by account name, the latest one that FAILED (reported rather than sent again)."""
+    in_flight, failed = [], {}
+    requests = pages(
+        client,
+        "list_create_account_status",
+        "CreateAccountStatuses",
+        States=["IN_PROGRESS", "FAILED"],
+    )
+    for r in sorted(requests, key=lambda r: str(r.get("RequestedTimestamp", ""))):
+        name = r.get("AccountName", "")
+        if r["State"] == "IN_PROGRESS":
+            in_flight.append(state.Account(name=name, email="", id=None, create_request=r["Id"]))
+        else:
+            failed[name] = state.FailedCreation(r["Id"], r.get("FailureReason", "UNKNOWN"))
+    return in_flight, failed
+
+
+def _failure_records(client: Any, root_id: str, instance: str) -> dict[str, str]:
+    """Failed request id -> fingerprint of the declaration it was sent for (root tags)."""
+    prefix = state.failure_record_key(instance, "")
+    tags = pages(client, "list_tags_for_resource", "Tags", ResourceId=root_id)
+    return {t["Key"][len(prefix) :]: t["Value"] for t in tags if t["Key"].startswith(prefix)}
 
 
 def _read_accounts(
@@ -160,9 +203,12 @@ def _read_accounts(
     live: list[state.Account],
     matched: Mapping[str, spec.Account],
     concurrency: int,
+    instance: str,
 ) -> tuple[list[state.Account], dict[str, str]]:
     unreachable: dict[str, str] = {}
-    result = [a for a in live if a.id not in matched]
+    # Suspended and closing accounts are never assumed into: the diff reports them as they are.
+    readable = {id_: a for id_, a in matched.items() if _is_active(live, id_)}
+    result = [a for a in live if a.id not in readable]
     # One management client for every account's tags: asking Sessions for it per account made
     # each reader queue behind the lock under which other readers build their member clients.
     organizations = sessions.client("organizations")
@@ -176,10 +222,11 @@ def _read_accounts(
                 sessions,
                 organizations,
                 a,
-                matched[a.id],
+                readable[a.id],
+                instance,
             ): a
             for a in live
-            if a.id is not None and a.id in matched
+            if a.id is not None and a.id in readable
         }
         for future in concurrent.futures.as_completed(futures):
             account = futures[future]
@@ -204,22 +251,27 @@ def _read_account(
     organizations: Any,
     account: state.Account,
     declared: spec.Account,
+    instance: str,
 ) -> state.Account:
     assert account.id is not None
-    if account.roles is None:
-        raise AwsError(f"account {declared.name} is not ACTIVE (suspended or closing)")
     tags = pages(organizations, "list_tags_for_resource", "Tags", ResourceId=account.id)
     wanted = {name.lower() for name in document.role_names(declared)}
     wanted.discard(document.organization.bootstrap_role.lower())
     roles = read_roles(
-        sessions.client("iam", account.id), wanted, document.organization.bootstrap_role
+        sessions.client("iam", account.id), wanted, document.organization.bootstrap_role, instance
     )
     return replace(
         account, name=declared.name, tags={t["Key"]: t["Value"] for t in tags}, roles=roles
     )
 
 
-def read_roles(iam: Any, wanted: set[str], bootstrap_role: str) -> dict[str, state.Role]:
+def _is_active(accounts: list[state.Account], account_id: str) -> bool:
+    return any(a.id == account_id and a.state == state.ACTIVE for a in accounts)
+
+
+def read_roles(
+    iam: Any, wanted: set[str], bootstrap_role: str, instance: str = state.DEFAULT_INSTANCE
+) -> dict[str, state.Role]:
     """The declared roles (names lowercased in `wanted`) and every role carrying our marker."""
     sessions_by_name = {
         r["RoleName"]: int(r.get("MaxSessionDuration", 3600))
@@ -229,7 +281,7 @@ def read_roles(iam: Any, wanted: set[str], bootstrap_role: str) -> dict[str, sta
     details = pages(iam, "get_account_authorization_details", "RoleDetailList", Filter=["Role"])
     for detail in details:
         name = detail["RoleName"]
-        managed = _has_marker(detail.get("Tags", []))
+        managed = _has_marker(detail.get("Tags", []), instance)
         if (
             detail.get("Path", "/").startswith(_SERVICE_ROLE_PATH)
             or name.lower() == bootstrap_role.lower()
@@ -266,31 +318,29 @@ def read_source(
             for group in user.get("GroupList", []):
                 members.setdefault(group, set()).add(user["UserName"])
         raw_groups += page.get("GroupDetailList", [])
-    groups = {}
-    for raw in raw_groups:
-        name = raw["GroupName"]
-        grants = next(
-            (
-                p["PolicyDocument"]
-                for p in raw.get("GroupPolicyList", [])
-                if p["PolicyName"] == state.GRANT_POLICY_NAME
-            ),
-            None,
-        )
-        groups[name] = state.Group(
-            name=name,
-            path=raw.get("Path", "/"),
-            grant_policy=_document(grants) if grants is not None else None,
-            users=frozenset(members.get(name, ())),
-        )
+    groups = {raw["GroupName"]: _group(raw, members) for raw in raw_groups}
     return groups, frozenset(users)
+
+
+def _group(raw: Mapping[str, Any], members: Mapping[str, set[str]]) -> state.Group:
+    """A group whole: our grant policy, and every other inline or attached policy."""
+    inline = {
+        p["PolicyName"]: _document(p["PolicyDocument"]) for p in raw.get("GroupPolicyList", [])
+    }
+    grants = inline.pop(state.GRANT_POLICY_NAME, None)
+    return state.Group(
+        name=raw["GroupName"],
+        path=raw.get("Path", "/"),
+        grant_policy=grants,
+        users=frozenset(members.get(raw["GroupName"], ())),
+        other_policies=inline,
+        attached=frozenset(p["PolicyArn"] for p in raw.get("AttachedManagedPolicies", [])),
+    )
 
 
 def _document(raw: str | Mapping[str, Any]) -> str:
     return policies.compact_json(policies.parse(raw))
 
 
-def _has_marker(tags: Iterable[Mapping[str, str]]) -> bool:
-    return any(
-        t.get("Key") == state.MARKER_KEY and t.get("Value") == state.MARKER_VALUE for t in tags
-    )
+def _has_marker(tags: Iterable[Mapping[str, str]], instance: str) -> bool:
+    return any(t.get("Key") == state.MARKER_KEY and t.get("Value") == instance for t in tags)

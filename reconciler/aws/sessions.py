@@ -11,10 +11,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import botocore.config
@@ -22,47 +24,35 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.session
 
-from reconciler.errors import AccessError, AwsError, AwsRequestError, TransientAwsError
+from reconciler import policies
+from reconciler.errors import (
+    AccessError,
+    AwsError,
+    AwsRequestError,
+    ConflictError,
+    TransientAwsError,
+    error_class,
+)
 
 # Refresh assumed credentials this long before they expire, so no call starts with credentials
 # that could lapse mid-pass (AssumeRole issues them for one hour by default).
 REFRESH_MARGIN = datetime.timedelta(minutes=15)
 SESSION_NAME = "reconciler"
-READ_ONLY_POLICY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+READ_ONLY_POLICY = "ReadOnlyAccess"  # an AWS managed policy, in the partition of the credentials
 
-# Retries: adaptive mode adds client-side rate limiting on top of exponential backoff, which
-# is what Organizations' and IAM's unpublished throttling limits call for; 10 attempts ride out
-# bursts of throttling. Timeouts: connect fails fast (5 s) so an unreachable endpoint surfaces
-# quickly; reads wait 30 s, well above the slowest AWS answers seen (a few seconds).
-RETRIES = {"mode": "adaptive", "max_attempts": 10}
+# Retries are ours, not botocore's (see `_Retries`): botocore's retry quota and adaptive rate
+# limiter belong to a client, and one client serves every member account, so one throttled
+# account would slow all of them. Timeouts: connect fails fast (5 s) so an unreachable endpoint
+# surfaces quickly; reads wait 30 s, well above the slowest AWS answers seen (a few seconds).
+BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 1}
+MAX_ATTEMPTS = 10
+BACKOFF = (0.1, 5.0)  # seconds: the first retry's ceiling, and the longest wait between tries
+RETRY_QUOTA = (100, 5)  # retries an account may owe at once, and what one retry costs
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
-
-_ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "AWSOrganizationsNotInUseException",
-        "UnrecognizedClientException",
-    }
-)
-_TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        "ServiceUnavailable",
-        "ServiceUnavailableException",
-        "ServiceFailure",
-        "InternalFailure",
-        "ConcurrentModificationException",
-    }
-)
-
+# Not idempotent: sent twice after a lost answer, they would do their work twice (two accounts).
+# Retried only when AWS says it refused them (throttling, a conflict), never after a fault.
+NOT_IDEMPOTENT = frozenset({"CreateAccount"})
 
 # Credentials that could not be found or loaded (profiles, SSO, processes): terminal.
 _CREDENTIAL_ERRORS = (
@@ -77,11 +67,12 @@ _CREDENTIAL_ERRORS = (
 
 @dataclass(frozen=True)
 class _Credentials:
+    account_id: str
     keys: botocore.credentials.ReadOnlyCredentials
     expires: datetime.datetime
 
     def __repr__(self) -> str:  # never let a secret reach a log line or a traceback
-        return f"_Credentials(expires={self.expires.isoformat()})"
+        return f"_Credentials({self.account_id}, expires={self.expires.isoformat()})"
 
 
 # The member account a call in this thread acts in, bound by `call` and `each_page` for the
@@ -154,6 +145,18 @@ class AccountClient:
             _ACTING_AS.reset(token)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """The account and ARN of the daemon's own credentials, and so the partition it works in."""
+
+    account_id: str
+    arn: str
+
+    @property
+    def partition(self) -> str:
+        return policies.partition_of(self.arn)
+
+
 class Sessions:
     """Hands out clients: `client(service)` for the management account, or `client(service,
     account_id)` for a member account through the bootstrap role."""
@@ -184,9 +187,9 @@ class Sessions:
         self.bootstrap_role = bootstrap_role
         # In plan mode, member-account sessions are limited to reading: the bootstrap role is
         # an administrator, and a session policy caps what its credentials may do.
-        self._session_policies = [{"arn": READ_ONLY_POLICY}] if read_only else []
+        self._read_only = read_only
         self._config = botocore.config.Config(
-            retries=RETRIES,  # type: ignore[arg-type]
+            retries=BOTOCORE_RETRIES,  # type: ignore[arg-type]
             connect_timeout=CONNECT_TIMEOUT,
             read_timeout=READ_TIMEOUT,
             max_pool_connections=max_pool,
@@ -194,6 +197,24 @@ class Sessions:
         self._lock = threading.RLock()
         self._credentials: dict[str, _Credentials] = {}
         self._clients: dict[tuple[str, bool], Any] = {}
+        self._identity: Identity | None = None
+        retries = _Retries()
+        # botocore's stubs declare handlers as returning None; needs-retry's return the delay.
+        needs_retry = cast(Callable[..., None], retries.needs_retry)
+        for session in (self._session, self._members):
+            session.events.register("needs-retry", needs_retry)
+            session.events.register("before-send", retries.pace)
+
+    def identity(self) -> Identity:
+        """Whose credentials these are (GetCallerIdentity), asked once."""
+        with self._lock:
+            known = self._identity
+        if known is None:
+            answer = call(self.client("sts"), "get_caller_identity")
+            known = Identity(str(answer["Account"]), str(answer["Arn"]))
+            with self._lock:
+                self._identity = known
+        return known
 
     def on_event(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler on every client made from now on."""
@@ -227,18 +248,24 @@ class Sessions:
         answer = call(
             self.client("sts"),
             "assume_role",
-            RoleArn=f"arn:aws:iam::{account_id}:role/{self.bootstrap_role}",
+            RoleArn=policies.role_arn(account_id, self.bootstrap_role, self.identity().partition),
             RoleSessionName=SESSION_NAME,
-            PolicyArns=self._session_policies,
+            PolicyArns=self._session_policies(),
         )
         raw = answer["Credentials"]
         keys = botocore.credentials.ReadOnlyCredentials(
             raw["AccessKeyId"], raw["SecretAccessKey"], raw["SessionToken"]
         )
-        fresh = _Credentials(keys, raw["Expiration"])
+        fresh = _Credentials(account_id, keys, raw["Expiration"])
         with self._lock:
             self._credentials[account_id] = fresh
         return fresh
+
+    def _session_policies(self) -> list[dict[str, str]]:
+        if not self._read_only:
+            return []
+        partition = self.identity().partition
+        return [{"arn": policies.aws_managed_policy(READ_ONLY_POLICY, partition)}]
 
     def forget(self, account_id: str) -> None:
         """Drop cached credentials, e.g. after AWS rejected them."""
@@ -259,14 +286,7 @@ def translated(operation: str) -> Iterator[None]:
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         message = f"{operation}: {code}: {error.get('Message', '')}".rstrip(": ")
-        kind: type[AwsError] = (
-            AccessError
-            if code in _ACCESS_CODES
-            else TransientAwsError
-            if code in _TRANSIENT_CODES
-            else AwsRequestError
-        )
-        raise kind(message, operation=operation, code=code) from exc
+        raise error_class(code)(message, operation=operation, code=code) from exc
     except (
         botocore.exceptions.NoCredentialsError,
         botocore.exceptions.PartialCredentialsError,
@@ -314,3 +334,78 @@ def pages(client: AccountClient, method: str, key: str, **kwargs: Any) -> Iterat
 def _operation(client: AccountClient, method: str) -> str:
     service = client.meta.service_model.service_name
     return f"{service}:{client.meta.method_to_api_mapping.get(method, method)}"
+
+
+class _AccountPace:
+    """One account's retry state: a quota of retries, and a pause after AWS throttled it."""
+
+    def __init__(self) -> None:
+        self.quota = RETRY_QUOTA[0]
+        self.resume_at = 0.0
+
+
+class _Retries:
+    """botocore `needs-retry` and `before-send` handlers that keep their state per account.
+
+    Retried: throttling and conflicts (AWS refused the request and did nothing) and service
+    faults and lost connections (except for `NOT_IDEMPOTENT` operations), with full-jitter
+    exponential backoff, at most `MAX_ATTEMPTS` tries. Each account has its own retry quota, and
+    when AWS throttles an account, that account's next requests wait out the same pause: a
+    throttled account slows only itself, never the others sharing the client.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accounts: dict[str, _AccountPace] = {}
+        self._jitter = random.Random()  # noqa: S311  (spreads retries; nothing secret)
+
+    def needs_retry(
+        self, response: Any, operation: Any, attempts: int, caught_exception: Any, **_: Any
+    ) -> float | None:
+        kind = _failure_kind(response, caught_exception)
+        with self._lock:
+            pace = self._pace_of(_bound_account())
+            if kind is None:
+                pace.quota = min(RETRY_QUOTA[0], pace.quota + 1)
+                return None
+            if kind == "fault" and operation.name in NOT_IDEMPOTENT:
+                return None
+            if attempts >= MAX_ATTEMPTS or pace.quota < RETRY_QUOTA[1]:
+                return None
+            pace.quota -= RETRY_QUOTA[1]
+            delay = self._jitter.uniform(0, min(BACKOFF[1], BACKOFF[0] * 2**attempts))
+            if kind == "throttled":
+                pace.resume_at = max(pace.resume_at, time.monotonic() + delay)
+            return delay
+
+    def pace(self, **_: Any) -> None:
+        """Before a request is sent: wait while its account is paused after throttling."""
+        with self._lock:
+            wait = self._pace_of(_bound_account()).resume_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+
+    def _pace_of(self, account: str) -> _AccountPace:
+        return self._accounts.setdefault(account, _AccountPace())
+
+
+def _bound_account() -> str:
+    """The member account the calling thread acts in; "" for the management account."""
+    current = _ACTING_AS.get()
+    return current.account_id if current is not None else ""
+
+
+def _failure_kind(response: Any, caught_exception: Any) -> str | None:
+    """None for an answer that needs no retry; else throttled, conflict or fault."""
+    if caught_exception is not None:
+        return "fault"  # no answer: connection lost, timed out
+    status = response[0].status_code
+    code = str((response[1] or {}).get("Error", {}).get("Code", ""))
+    kind = error_class(code)
+    if issubclass(kind, ConflictError):
+        return "conflict"
+    if status == 429 or (status < 500 and issubclass(kind, TransientAwsError)):
+        return "throttled"
+    if status >= 500:
+        return "fault"
+    return None

@@ -1,14 +1,25 @@
 """Apply a Plan: execute its changes in dependency order and record an Outcome for each.
 
-Order: units; then one lane per account (create, move and tag, roles), lanes in parallel,
-at most 5 account creations in flight (AWS's limit); then the source account's groups and
-memberships; then deletions. A change that fails is recorded and the rest go on; only the
-later changes of the same account that need what failed are skipped.
+Order: units; then, in parallel, one lane per account (create, move and tag, roles) and one
+lane for the source account's groups and memberships, so that revoking access never waits
+behind an account creation that can take half an hour; grants on accounts created in this pass
+are completed once those lanes end; then deletions. At most 5 account creations are in flight,
+counting requests other tools started (AWS's limit per organization). A change that fails is
+recorded and the rest go on; only the later changes of the same account that need what failed
+are skipped.
+
+AWS's habits handled here: a role or group just created may answer NoSuchEntity for a few
+seconds (calls on it are retried for `Timings.settle`); a new account's bootstrap role may not
+be assumable for minutes (waited on for `Timings.access`, then left to the next pass without
+calling the creation failed); a FAILED creation is recorded on the organization's root with the
+fingerprint of the declaration it was sent for, so it is not sent again pass after pass.
+Conflicts and throttling are retried in the session layer.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import json
@@ -16,30 +27,36 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from reconciler import plan, policies, state
 from reconciler.aws.sessions import Sessions, call, pages
-from reconciler.errors import AccessError, AwsRequestError, ReconcilerError
+from reconciler.errors import (
+    AccessError,
+    AlreadyExistsError,
+    AwsError,
+    AwsRequestError,
+    NotFoundError,
+    ReconcilerError,
+)
 
 log = logging.getLogger(__name__)
 
 MAX_CREATIONS_IN_FLIGHT = 5  # Organizations: concurrent CreateAccount requests per organization
-CREATE_TIMEOUT = 30 * 60  # seconds; AWS usually needs a few minutes
-POLL_INTERVAL = (1.0, 15.0)  # first and longest wait between CreateAccount status polls
-NEW_ACCOUNT_ACCESS_WAIT = 120  # seconds a fresh account's bootstrap role may take to be assumable
+_PLACEHOLDER = re.compile(r"arn:([a-z][a-z-]*):iam::<([^>]+)>:")
+_T = TypeVar("_T")
 
-_FAILURE_REASONS = {
-    "EMAIL_ALREADY_EXISTS": "the email address is already used by another AWS account",
-    "ACCOUNT_LIMIT_EXCEEDED": "the organization has reached its account quota (ask AWS Support)",
-    "INVALID_EMAIL": "AWS rejected the email address",
-    "INVALID_ADDRESS": "AWS rejected the account's address",
-    "CONCURRENT_ACCOUNT_MODIFICATION": "another change to the organization was in progress",
-    "INTERNAL_FAILURE": "AWS had an internal failure; the next pass tries again",
-}
-_PLACEHOLDER = re.compile(r"arn:aws:iam::<([^>]+)>:")
+
+@dataclass(frozen=True)
+class Timings:
+    """How long to wait on AWS, in seconds. The defaults suit AWS; tests shorten them."""
+
+    creation: float = 30 * 60  # a CreateAccount request; AWS usually needs a few minutes
+    poll: tuple[float, float] = (1.0, 15.0)  # first and longest wait between status polls
+    access: float = 300  # a new account's bootstrap role becoming assumable
+    settle: float = 30  # a just-created role or group becoming visible to IAM's other calls
 
 
 @dataclass
@@ -51,17 +68,31 @@ class Context:
     source_account_id: str
     unit_ids: dict[state.UnitPath, str]
     account_ids: dict[str, str]
-    creations: threading.BoundedSemaphore = field(
-        default_factory=lambda: threading.BoundedSemaphore(MAX_CREATIONS_IN_FLIGHT)
-    )
+    instance: str = state.DEFAULT_INSTANCE
+    foreign_creations: int = 0  # requests in flight that other tools started
+    timings: Timings = field(default_factory=Timings)
+    creations: threading.BoundedSemaphore = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Set on shutdown: changes not yet started are skipped, so a pass ends at a safe point.
     stop: threading.Event = field(default_factory=threading.Event)
+    # Accounts whose creation this pass is still working on; grants on them come last.
+    creating: set[str] = field(default_factory=set)
+    # Groups created in this pass: IAM may not know them yet for a few seconds.
+    new_groups: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations)
+        self.creations = threading.BoundedSemaphore(max(1, slots))
+        self.creation_slots = slots
+
+    @property
+    def marker_tags(self) -> list[dict[str, str]]:
+        return [{"Key": state.MARKER_KEY, "Value": self.instance}]
 
     def pause(self, seconds: float, resumes: str) -> None:
         """Wait on AWS, unless shutting down: then end this change now, saying what resumes."""
         if self.stop.wait(seconds):
-            raise _ShutdownError(f"not finished: shutting down; {resumes}")
+            raise _NotNowError(f"not finished: shutting down; {resumes}")
 
     def unit_id(self, path: state.UnitPath) -> str:
         if not path:
@@ -79,15 +110,30 @@ class Context:
                 raise AwsRequestError(f"account {name} has no id: it was not created")
             return self.account_ids[name]
 
+    def settled(self, attempt: Callable[[], _T]) -> _T:
+        """`attempt()`, retried while AWS answers NoSuchEntity, for at most `timings.settle`
+        seconds: IAM is eventually consistent, and an entity created moments ago may not be
+        visible to the next call yet. The last answer's message is kept."""
+        deadline = time.monotonic() + self.timings.settle
+        delay = 0.1
+        while True:
+            try:
+                return attempt()
+            except NotFoundError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                self.pause(delay, "the next pass finishes it")
+                delay = min(delay * 2, 2.0)
+
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
     """Apply every change of the plan; return one Outcome per change, in plan order."""
     by_stage: dict[str, list[plan.Change]] = {"units": [], "lanes": [], "source": [], "prune": []}
     for change in p.changes:
         by_stage[_phase(change)].append(change)
+    context.creating.update(c.name for c in by_stage["lanes"] if isinstance(c, plan.CreateAccount))
     outcomes = _sequential(by_stage["units"], context)
-    outcomes += _lanes(by_stage["lanes"], context, concurrency)
-    outcomes += _sequential(by_stage["source"], context)
+    outcomes += _lanes(by_stage["lanes"], by_stage["source"], context, concurrency)
     outcomes += _sequential(by_stage["prune"], context)
     order = {id(c): i for i, c in enumerate(p.changes)}
     return sorted(outcomes, key=lambda o: order[id(o.change)])
@@ -107,7 +153,11 @@ def _sequential(changes: Iterable[plan.Change], context: Context) -> list[plan.O
     return [_apply_one(change, context) for change in changes]
 
 
-def _lanes(changes: list[plan.Change], context: Context, concurrency: int) -> list[plan.Outcome]:
+def _lanes(
+    changes: list[plan.Change], source: list[plan.Change], context: Context, concurrency: int
+) -> list[plan.Outcome]:
+    """Account lanes and the source account's lane, all at once; then the grants that waited
+    on accounts created meanwhile."""
     lanes: dict[str, list[plan.Change]] = {}
     for change in changes:
         lanes.setdefault(change.account or "", []).append(change)
@@ -115,14 +165,18 @@ def _lanes(changes: list[plan.Change], context: Context, concurrency: int) -> li
     # others first, so waiting creations never hold back changes to existing accounts.
     ordered = sorted(lanes.values(), key=lambda lane: isinstance(lane[0], plan.CreateAccount))
     outcomes: list[plan.Outcome] = []
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, concurrency + 1)) as pool:
         # Each lane runs in a copy of this context: log lines keep the pass id and revision.
+        waiting = pool.submit(contextvars.copy_context().run, _source_lane, source, context)
         futures = [
             pool.submit(contextvars.copy_context().run, _lane, lane, context) for lane in ordered
         ]
         for future in futures:
             outcomes += future.result()
-    return outcomes
+        source_outcomes, deferred = waiting.result()
+    with context.lock:
+        context.creating.clear()
+    return outcomes + source_outcomes + _sequential(deferred, context)
 
 
 def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
@@ -137,11 +191,38 @@ def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
         outcomes.append(outcome)
         if outcome.blocks_account:
             blocked = f"not attempted: {outcome.error}"
+    if isinstance(changes[0], plan.CreateAccount):
+        with context.lock:  # its grants no longer wait on it, whatever became of it
+            context.creating.discard(changes[0].name)
     return outcomes
 
 
-class _ShutdownError(ReconcilerError):
-    """A change left at a safe point because the process is stopping."""
+def _source_lane(
+    changes: list[plan.Change], context: Context
+) -> tuple[list[plan.Outcome], list[plan.Change]]:
+    """The groups and memberships, in order; grant changes that name accounts still being
+    created are written without those grants now and returned, to be completed later."""
+    outcomes, deferred = [], []
+    for change in changes:
+        outcome = _apply_one(change, context)
+        if isinstance(outcome.waiting, _WaitingForAccountsError):
+            deferred.append(change)
+        else:
+            outcomes.append(outcome)
+    return outcomes, deferred
+
+
+class _NotNowError(ReconcilerError):
+    """A change left at a safe point: the process is stopping, or AWS's limit on creations in
+    flight is reached. The next pass resumes it."""
+
+
+class _NotReadyError(ReconcilerError):
+    """The account was created but cannot be worked in yet: its later changes wait."""
+
+
+class _WaitingForAccountsError(ReconcilerError):
+    """Grants written without the accounts still being created in this pass."""
 
 
 def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
@@ -149,8 +230,12 @@ def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
         return plan.Outcome(change, plan.Status.SKIPPED, "not attempted: shutting down")
     try:
         _apply(change, context)
-    except _ShutdownError as exc:
-        return plan.Outcome(change, plan.Status.SKIPPED, str(exc))
+    except _NotNowError as exc:
+        return plan.Outcome(change, plan.Status.SKIPPED, str(exc), blocks_account=True)
+    except _NotReadyError as exc:
+        return plan.Outcome(change, plan.Status.APPLIED, str(exc), blocks_account=True)
+    except _WaitingForAccountsError as exc:
+        return plan.Outcome(change, plan.Status.SKIPPED, str(exc), waiting=exc)
     except AccessError as exc:
         return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}", blocks_account=True)
     except ReconcilerError as exc:
@@ -171,7 +256,7 @@ def _apply(change: plan.Change, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.CreateUnit, context: Context) -> None:
+def _create_unit(change: plan.CreateUnit, context: Context) -> None:
     org = context.sessions.client("organizations")
     parent = context.unit_id(change.path[:-1])
     try:
@@ -180,12 +265,10 @@ def _(change: plan.CreateUnit, context: Context) -> None:
             "create_organizational_unit",
             ParentId=parent,
             Name=change.path[-1],
-            Tags=[{"Key": state.MARKER_KEY, "Value": state.MARKER_VALUE}],
+            Tags=context.marker_tags,
         )
         unit_id = created["OrganizationalUnit"]["Id"]
-    except AwsRequestError as exc:
-        if exc.code != "DuplicateOrganizationalUnitException":
-            raise
+    except AlreadyExistsError:
         unit_id = _find_unit(org, parent, change.path[-1])
     with context.lock:
         context.unit_ids[change.path] = unit_id
@@ -199,7 +282,7 @@ def _find_unit(org: Any, parent: str, name: str) -> str:
 
 
 @_apply.register
-def _(change: plan.DeleteUnit, context: Context) -> None:
+def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
     org = context.sessions.client("organizations")
     # AWS refuses to delete a unit that is not empty; check first rather than rely on it.
     children = [
@@ -220,32 +303,28 @@ def _(change: plan.DeleteUnit, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.CreateAccount, context: Context) -> None:
+def _create_account(change: plan.CreateAccount, context: Context) -> None:
     org = context.sessions.client("organizations")
-    with context.creations:
-        request_id = (
-            change.request_id
-            or call(
-                org,
-                "create_account",
-                Email=change.email,
-                AccountName=change.name,
-                RoleName=change.bootstrap_role,
-                Tags=[{"Key": k, "Value": v} for k, v in sorted(change.tags.items())],
-            )["CreateAccountStatus"]["Id"]
+    if not change.request_id and context.creation_slots == 0:
+        raise _NotNowError(
+            f"not requested: {MAX_CREATIONS_IN_FLIGHT} account creations are already in "
+            "progress in the organization (AWS's limit); the next pass requests it"
         )
+    with context.creations:
+        request_id = change.request_id or _request_account(org, change)
         status = _wait_for_creation(org, request_id, context)
     if status["State"] != "SUCCEEDED":
-        reason = status.get("FailureReason", "UNKNOWN")
+        reason = str(status.get("FailureReason", "UNKNOWN"))
+        _record_failure(org, context, change, request_id)
         raise AwsRequestError(
-            f"account {change.name} ({change.email}) could not be created: {reason}: "
-            f"{_FAILURE_REASONS.get(reason, 'see the CreateAccount request ' + request_id)}",
+            f"account {change.name} ({change.email}) {state.creation_failure(reason, request_id)}",
             operation="organizations:CreateAccount",
             code=reason,
         )
     account_id = status["AccountId"]
     with context.lock:
         context.account_ids[change.name] = account_id
+    _forget_failure(org, context, change.earlier_failure)
     if change.unit:
         call(
             org,
@@ -254,13 +333,27 @@ def _(change: plan.CreateAccount, context: Context) -> None:
             SourceParentId=context.root_id,
             DestinationParentId=context.unit_id(change.unit),
         )
-    _wait_for_access(context, account_id)
+    _wait_for_access(context, change.name, account_id)
+
+
+def _request_account(org: Any, change: plan.CreateAccount) -> str:
+    # Never retried after a lost answer (sessions.NOT_IDEMPOTENT): a request that may have
+    # gone through is found in flight, by name, on the next pass.
+    answer = call(
+        org,
+        "create_account",
+        Email=change.email,
+        AccountName=change.name,
+        RoleName=change.bootstrap_role,
+        Tags=[{"Key": k, "Value": v} for k, v in sorted(change.tags.items())],
+    )
+    return str(answer["CreateAccountStatus"]["Id"])
 
 
 def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str, Any]:
     """Poll a CreateAccount request until it ends, backing off; the lane waits, others go on."""
-    deadline = time.monotonic() + CREATE_TIMEOUT
-    delay = POLL_INTERVAL[0]
+    deadline = time.monotonic() + context.timings.creation
+    delay = context.timings.poll[0]
     while True:
         status: dict[str, Any] = call(
             org, "describe_create_account_status", CreateAccountRequestId=request_id
@@ -268,26 +361,54 @@ def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str,
         if status["State"] != "IN_PROGRESS":
             return status
         if time.monotonic() > deadline:
-            raise AwsRequestError(f"CreateAccount request {request_id} still in progress")
+            raise _NotNowError(f"CreateAccount request {request_id} still in progress")
         context.pause(delay, f"CreateAccount request {request_id} resumes next pass")
-        delay = min(delay * 2, POLL_INTERVAL[1])
+        delay = min(delay * 2, context.timings.poll[1])
 
 
-def _wait_for_access(context: Context, account_id: str) -> None:
-    """A new account's bootstrap role can take a little while to become assumable."""
-    deadline = time.monotonic() + NEW_ACCOUNT_ACCESS_WAIT
+def _record_failure(org: Any, context: Context, change: plan.CreateAccount, request: str) -> None:
+    """Tag the root with the declaration this request failed for: later passes report the
+    failure instead of sending it again, until the document changes the account."""
+    key = state.failure_record_key(context.instance, request)
+    try:
+        call(
+            org,
+            "tag_resource",
+            ResourceId=context.root_id,
+            Tags=[{"Key": key, "Value": change.fingerprint}],
+        )
+        _forget_failure(org, context, change.earlier_failure)
+    except AwsError as exc:  # the failure itself is what matters; say why it may recur
+        log.warning("could not record the failed creation of %s: %s", change.name, exc)
+
+
+def _forget_failure(org: Any, context: Context, request: str | None) -> None:
+    if request:
+        key = state.failure_record_key(context.instance, request)
+        call(org, "untag_resource", ResourceId=context.root_id, TagKeys=[key])
+
+
+def _wait_for_access(context: Context, name: str, account_id: str) -> None:
+    """A new account's bootstrap role can take minutes to become assumable. Past the wait,
+    the account is created all the same: its roles are made by a later pass."""
+    deadline = time.monotonic() + context.timings.access
+    delay = 1.0
     while True:
         try:
             context.sessions.client("iam", account_id)
             return
-        except AccessError:
-            if time.monotonic() > deadline:
-                raise
-            context.pause(5, "its roles are made next pass")
+        except AccessError as exc:
+            if time.monotonic() + delay > deadline:
+                raise _NotReadyError(
+                    f"account {name} created as {account_id}; its bootstrap role is not "
+                    f"assumable yet ({exc}): its roles are made by a later pass"
+                ) from exc
+            context.pause(delay, "its roles are made next pass")
+            delay = min(delay * 2, 15.0)
 
 
 @_apply.register
-def _(change: plan.MoveAccount, context: Context) -> None:
+def _move_account(change: plan.MoveAccount, context: Context) -> None:
     call(
         context.sessions.client("organizations"),
         "move_account",
@@ -298,7 +419,7 @@ def _(change: plan.MoveAccount, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.UpdateAccountTags, context: Context) -> None:
+def _update_account_tags(change: plan.UpdateAccountTags, context: Context) -> None:
     org = context.sessions.client("organizations")
     changed = {k: v for k, v in change.after.items() if change.before.get(k) != v}
     removed = sorted(set(change.before) - set(change.after))
@@ -318,11 +439,8 @@ def _iam(change: plan.RoleChange, context: Context) -> Any:
     )
 
 
-_MARKER_TAGS = [{"Key": state.MARKER_KEY, "Value": state.MARKER_VALUE}]
-
-
 @_apply.register
-def _(change: plan.CreateRole, context: Context) -> None:
+def _create_role(change: plan.CreateRole, context: Context) -> None:
     iam = _iam(change, context)
     role = change.definition
     try:
@@ -333,23 +451,29 @@ def _(change: plan.CreateRole, context: Context) -> None:
             AssumeRolePolicyDocument=role.trust_policy,
             MaxSessionDuration=role.max_session_duration,
             Description="Access for people; managed by reconciler",
-            Tags=_MARKER_TAGS,
+            Tags=context.marker_tags,
         )
-    except AwsRequestError as exc:
-        if exc.code != "EntityAlreadyExists":
-            raise
+    except AlreadyExistsError:
         # Created by an earlier pass that was interrupted: finish the job instead.
-        call(iam, "update_assume_role_policy", RoleName=role.name, PolicyDocument=role.trust_policy)
-        call(iam, "update_role", RoleName=role.name, MaxSessionDuration=role.max_session_duration)
-        call(iam, "tag_role", RoleName=role.name, Tags=_MARKER_TAGS)
+        _set_role(iam, role, context)
+    # The role was just created: IAM may not know it yet for a few seconds.
     for arn in sorted(role.policies):
-        call(iam, "attach_role_policy", RoleName=role.name, PolicyArn=arn)
+        context.settled(
+            functools.partial(call, iam, "attach_role_policy", RoleName=role.name, PolicyArn=arn)
+        )
     for name, document in sorted(role.inline_policies.items()):
-        call(iam, "put_role_policy", RoleName=role.name, PolicyName=name, PolicyDocument=document)
+        put = functools.partial(call, iam, "put_role_policy", RoleName=role.name, PolicyName=name)
+        context.settled(functools.partial(put, PolicyDocument=document))
+
+
+def _set_role(iam: Any, role: state.Role, context: Context) -> None:
+    call(iam, "update_assume_role_policy", RoleName=role.name, PolicyDocument=role.trust_policy)
+    call(iam, "update_role", RoleName=role.name, MaxSessionDuration=role.max_session_duration)
+    call(iam, "tag_role", RoleName=role.name, Tags=context.marker_tags)
 
 
 @_apply.register
-def _(change: plan.UpdateRoleTrust, context: Context) -> None:
+def _update_role_trust(change: plan.UpdateRoleTrust, context: Context) -> None:
     call(
         _iam(change, context),
         "update_assume_role_policy",
@@ -359,7 +483,7 @@ def _(change: plan.UpdateRoleTrust, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.AttachRolePolicy, context: Context) -> None:
+def _attach_role_policy(change: plan.AttachRolePolicy, context: Context) -> None:
     call(
         _iam(change, context),
         "attach_role_policy",
@@ -369,7 +493,7 @@ def _(change: plan.AttachRolePolicy, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.DetachRolePolicy, context: Context) -> None:
+def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None:
     call(
         _iam(change, context),
         "detach_role_policy",
@@ -379,7 +503,7 @@ def _(change: plan.DetachRolePolicy, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.PutRoleInlinePolicy, context: Context) -> None:
+def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) -> None:
     call(
         _iam(change, context),
         "put_role_policy",
@@ -390,7 +514,7 @@ def _(change: plan.PutRoleInlinePolicy, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
+def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
     call(
         _iam(change, context),
         "delete_role_policy",
@@ -400,27 +524,34 @@ def _(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
 
 
 @_apply.register
-def _(change: plan.UpdateRoleSession, context: Context) -> None:
+def _update_role_session(change: plan.UpdateRoleSession, context: Context) -> None:
     call(
         _iam(change, context), "update_role", RoleName=change.role, MaxSessionDuration=change.after
     )
 
 
 @_apply.register
-def _(change: plan.MarkRole, context: Context) -> None:
-    call(_iam(change, context), "tag_role", RoleName=change.role, Tags=_MARKER_TAGS)
+def _mark_role(change: plan.MarkRole, context: Context) -> None:
+    call(_iam(change, context), "tag_role", RoleName=change.role, Tags=context.marker_tags)
 
 
 @_apply.register
-def _(change: plan.DeleteRole, context: Context) -> None:
+def _delete_role(change: plan.DeleteRole, context: Context) -> None:
+    """IAM deletes only a bare role: out of its instance profiles, without policies."""
     iam = _iam(change, context)
-    for attached in list(
-        pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=change.role)
+    role = change.role
+    for profile in list(
+        pages(iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=role)
     ):
-        call(iam, "detach_role_policy", RoleName=change.role, PolicyArn=attached["PolicyArn"])
-    for name in list(pages(iam, "list_role_policies", "PolicyNames", RoleName=change.role)):
-        call(iam, "delete_role_policy", RoleName=change.role, PolicyName=name)
-    call(iam, "delete_role", RoleName=change.role)
+        name = profile["InstanceProfileName"]
+        call(iam, "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role)
+    for attached in list(
+        pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role)
+    ):
+        call(iam, "detach_role_policy", RoleName=role, PolicyArn=attached["PolicyArn"])
+    for name in list(pages(iam, "list_role_policies", "PolicyNames", RoleName=role)):
+        call(iam, "delete_role_policy", RoleName=role, PolicyName=name)
+    call(iam, "delete_role", RoleName=role)
 
 
 # --- groups in the source account -------------------------------------------------------------
@@ -431,45 +562,79 @@ def _source_iam(context: Context) -> Any:
 
 
 @_apply.register
-def _(change: plan.CreateGroup, context: Context) -> None:
+def _create_group(change: plan.CreateGroup, context: Context) -> None:
     iam = _source_iam(context)
     group = change.definition
-    try:
+    with contextlib.suppress(AlreadyExistsError):  # made by an earlier, interrupted pass
         call(iam, "create_group", GroupName=group.name, Path=group.path)
-    except AwsRequestError as exc:
-        if exc.code != "EntityAlreadyExists":
-            raise
+    with context.lock:
+        context.new_groups.add(group.name.lower())
     _put_grants(iam, group.name, group.grant_policy, context)
 
 
 @_apply.register
-def _(change: plan.PutGroupGrants, context: Context) -> None:
+def _put_group_grants(change: plan.PutGroupGrants, context: Context) -> None:
     _put_grants(_source_iam(context), change.group, change.after, context)
+
+
+@_apply.register
+def _delete_group_inline_policy(change: plan.DeleteGroupInlinePolicy, context: Context) -> None:
+    with contextlib.suppress(NotFoundError):  # gone already: what was to revoke is revoked
+        call(
+            _source_iam(context),
+            "delete_group_policy",
+            GroupName=change.group,
+            PolicyName=change.policy_name,
+        )
+
+
+@_apply.register
+def _detach_group_policy(change: plan.DetachGroupPolicy, context: Context) -> None:
+    with contextlib.suppress(NotFoundError):
+        call(
+            _source_iam(context),
+            "detach_group_policy",
+            GroupName=change.group,
+            PolicyArn=change.policy_arn,
+        )
 
 
 def _put_grants(iam: Any, group: str, document: str | None, context: Context) -> None:
     """Write the grant policy with every account id resolved. Grants on accounts that do not
-    exist (their creation failed) are left out and reported, and the others still land."""
+    exist (their creation failed) are left out and reported, and the others still land; grants
+    on accounts still being created in this pass are added when their creation ends."""
     if document is None:
-        try:
+        with contextlib.suppress(NotFoundError):
             call(iam, "delete_group_policy", GroupName=group, PolicyName=state.GRANT_POLICY_NAME)
-        except AwsRequestError as exc:
-            if exc.code != "NoSuchEntity":
-                raise
         return
     resolved, missing = _resolve(document, context)
     if resolved is not None:
-        call(
-            iam,
-            "put_group_policy",
-            GroupName=group,
-            PolicyName=state.GRANT_POLICY_NAME,
-            PolicyDocument=resolved,
+        _on_group(
+            context,
+            group,
+            lambda: call(
+                iam,
+                "put_group_policy",
+                GroupName=group,
+                PolicyName=state.GRANT_POLICY_NAME,
+                PolicyDocument=resolved,
+            ),
         )
+    with context.lock:
+        pending = missing & context.creating
+    if pending:
+        raise _WaitingForAccountsError(f"grants on {', '.join(sorted(pending))} wait on creation")
     if missing:
         raise AwsRequestError(
             f"grants on {', '.join(sorted(missing))} not written: account not created"
         )
+
+
+def _on_group(context: Context, group: str, attempt: Callable[[], _T]) -> _T:
+    """A call naming a group: retried while IAM catches up if this pass created the group."""
+    with context.lock:
+        fresh = group.lower() in context.new_groups
+    return context.settled(attempt) if fresh else attempt()
 
 
 def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
@@ -483,49 +648,65 @@ def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
             if match is None:
                 arns.append(arn)
                 continue
+            partition, name = match.groups()
             with context.lock:
-                account_id = context.account_ids.get(match.group(1))
+                account_id = context.account_ids.get(name)
             if account_id is None:
-                missing.add(match.group(1))
+                missing.add(name)
             else:
-                arns.append(_PLACEHOLDER.sub(f"arn:aws:iam::{account_id}:", arn))
+                arns.append(_PLACEHOLDER.sub(f"arn:{partition}:iam::{account_id}:", arn))
     if not arns:
         return None, missing
     return policies.compact_json(policies.grant_policy(arns)), missing
 
 
 @_apply.register
-def _(change: plan.AddMember, context: Context) -> None:
+def _add_member(change: plan.AddMember, context: Context) -> None:
+    iam = _source_iam(context)
     try:
-        call(
-            _source_iam(context), "add_user_to_group", GroupName=change.group, UserName=change.user
+        _on_group(
+            context,
+            change.group,
+            lambda: call(iam, "add_user_to_group", GroupName=change.group, UserName=change.user),
         )
-    except AwsRequestError as exc:
-        if exc.code == "NoSuchEntity":
-            raise AwsRequestError(
-                f"user {change.user} does not exist in the source account "
-                f"{context.source_account_id}; create the IAM user first",
-                code=exc.code,
-            ) from exc
-        raise
+    except NotFoundError as exc:
+        raise NotFoundError(
+            f"{exc} ({_missing_member_part(iam, change, context)})",
+            operation=exc.operation,
+            code=exc.code,
+        ) from exc
+
+
+def _missing_member_part(iam: Any, change: plan.AddMember, context: Context) -> str:
+    """Which of the two AddUserToGroup names is missing, asked of IAM itself."""
+    try:
+        call(iam, "get_user", UserName=change.user)
+    except NotFoundError:
+        return (
+            f"user {change.user} does not exist in the source account "
+            f"{context.source_account_id}; create the IAM user first"
+        )
+    return f"the user exists; group {change.group} does not"
 
 
 @_apply.register
-def _(change: plan.RemoveMember, context: Context) -> None:
+def _remove_member(change: plan.RemoveMember, context: Context) -> None:
     call(
         _source_iam(context), "remove_user_from_group", GroupName=change.group, UserName=change.user
     )
 
 
 @_apply.register
-def _(change: plan.DeleteGroup, context: Context) -> None:
+def _delete_group(change: plan.DeleteGroup, context: Context) -> None:
+    """IAM deletes only an empty group: no members, no policies."""
     iam = _source_iam(context)
-    for user in list(pages(iam, "get_group", "Users", GroupName=change.group)):
-        call(iam, "remove_user_from_group", GroupName=change.group, UserName=user["UserName"])
-    for name in list(pages(iam, "list_group_policies", "PolicyNames", GroupName=change.group)):
-        call(iam, "delete_group_policy", GroupName=change.group, PolicyName=name)
+    group = change.group
+    for user in list(pages(iam, "get_group", "Users", GroupName=group)):
+        call(iam, "remove_user_from_group", GroupName=group, UserName=user["UserName"])
+    for name in list(pages(iam, "list_group_policies", "PolicyNames", GroupName=group)):
+        call(iam, "delete_group_policy", GroupName=group, PolicyName=name)
     for attached in list(
-        pages(iam, "list_attached_group_policies", "AttachedPolicies", GroupName=change.group)
+        pages(iam, "list_attached_group_policies", "AttachedPolicies", GroupName=group)
     ):
-        call(iam, "detach_group_policy", GroupName=change.group, PolicyArn=attached["PolicyArn"])
-    call(iam, "delete_group", GroupName=change.group)
+        call(iam, "detach_group_policy", GroupName=group, PolicyArn=attached["PolicyArn"])
+    call(iam, "delete_group", GroupName=group)

@@ -164,15 +164,42 @@ def test_extra_policy_attached_live_is_detached(
     assert change.line() == f"~ role {account}/{role}: detach {IAM_FULL} (not declared)"
 
 
-def test_policy_swapped_is_one_attach_and_one_detach(
+def test_policy_swapped_is_a_detach_then_an_attach(
     live: state.OrgState, plan_of: PlanOf, edit: Any
 ) -> None:
     drifted = edit.role(live, "acme-dev", "AccountAccessRole", policies=frozenset({READONLY}))
 
+    # Detach first: with 10 policies attached (IAM's quota) an attach first would be refused.
     assert plan_of(drifted).changes == (
-        plan.AttachRolePolicy("acme-dev", "333333333333", "AccountAccessRole", policy_arn=ADMIN),
         plan.DetachRolePolicy("acme-dev", "333333333333", "AccountAccessRole", policy_arn=READONLY),
+        plan.AttachRolePolicy("acme-dev", "333333333333", "AccountAccessRole", policy_arn=ADMIN),
     )
+
+
+def test_every_role_change_goes_trust_first_then_removals_then_additions_then_the_rest(
+    live: state.OrgState, plan_of: PlanOf, edit: Any
+) -> None:
+    drifted = edit.role(
+        live,
+        "acme-dev",
+        "AccountAccessRole",
+        policies=frozenset({READONLY}),
+        inline_policies={"zz-legacy": "{}"},
+        trust_policy='{"Version":"2012-10-17","Statement":[]}',
+        max_session_duration=43200,
+        managed=False,
+    )
+
+    kinds = [type(c).__name__ for c in plan_of(drifted).changes]
+
+    assert kinds == [
+        "UpdateRoleTrust",
+        "DeleteRoleInlinePolicy",
+        "DetachRolePolicy",
+        "AttachRolePolicy",
+        "UpdateRoleSession",
+        "MarkRole",
+    ]
 
 
 @pytest.mark.parametrize(("account", "account_id", "role"), ROLES, ids=ROLE_IDS)

@@ -84,8 +84,8 @@ EXPECTED = [
     "+ account acme-prod: create with email aws+acme-prod@example.com in Environments/Production",
     "~ tag acme-dev: add environment='development'",
     "~ account acme-dev: move Old -> Clients/Acme",
-    "~ role acme-dev/AccountAccessRole: max session duration 3600 -> 7200 s",
     "~ role acme-dev/AccountAccessRole: trust policy add the MFA condition",
+    "~ role acme-dev/AccountAccessRole: max session duration 3600 -> 7200 s",
     "+ role acme-dev/ReadOnlyAccessRole: create with ReadOnlyAccess, MFA required, "
     "sessions up to 1 h",
     "+ role acme-prod/AccountAccessRole: create with AdministratorAccess, MFA required, "

@@ -98,6 +98,14 @@ EVERY: dict[str, tuple[plan.Change, str]] = {
         plan.PutGroupGrants("Ops", before=None, after=GRANTS),
         "~ group Ops: grant arn:aws:iam::333333333333:role/AccountAccessRole",
     ),
+    "DeleteGroupInlinePolicy": (
+        plan.DeleteGroupInlinePolicy("Ops", "by-hand", document="{}"),
+        "~ group Ops: delete inline policy by-hand (not declared)",
+    ),
+    "DetachGroupPolicy": (
+        plan.DetachGroupPolicy("Ops", "arn:aws:iam::aws:policy/AdministratorAccess"),
+        "~ group Ops: detach arn:aws:iam::aws:policy/AdministratorAccess (not declared)",
+    ),
     "AddMember": (plan.AddMember("Devs", "al"), "+ membership Devs/al: add user al to group Devs"),
     "RemoveMember": (
         plan.RemoveMember("Devs", "eve"),
@@ -109,7 +117,7 @@ EVERY: dict[str, tuple[plan.Change, str]] = {
         "no longer declared)",
     ),
 }
-CREATES, UPDATES, DELETES = 5, 10, 4
+CREATES, UPDATES, DELETES = 5, 12, 4
 SUMMARY = f"Plan: {CREATES} to create, {UPDATES} to update, {DELETES} to delete."
 EMPTY_SUMMARY = "Plan: 0 to create, 0 to update, 0 to delete."
 NO_CHANGES = "No changes. The organization matches the document."
@@ -237,6 +245,8 @@ def test_json_fields_carry_before_and_after() -> None:
         "path": "/reconciler/",
         "grant_policy": GRANTS,
         "users": ["a", "b"],
+        "other_policies": {},
+        "attached": [],
     }
 
 
