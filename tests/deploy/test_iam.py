@@ -231,6 +231,8 @@ def resources_for(operation: str) -> list[str]:
         return [f"arn:aws:iam::{MANAGEMENT}:group{state.GROUP_PATH}AcmeDevelopers"]
     if service == "iam" and "Role" in name and name != "ListRoles":
         return [f"arn:aws:iam::{MANAGEMENT}:role/{role.name}" for role in DOCUMENT.access.roles]
+    if operation == "iam:GetUser":
+        return [f"arn:aws:iam::{MANAGEMENT}:user/alice"]
     return ["*"]
 
 
