@@ -8,7 +8,7 @@ and peak memory of a reconcile pass, against the simulator with a fixed latency 
 
 For each size N it:
 
-1. starts the simulator out of process (`python -m reconciler.simulator --latency 0`: moto's
+1. starts the simulator out of process (`python -m tests.simulation.faults --latency 0`: moto's
    server behind the fault-injecting middleware, which counts every call by operation);
 2. seeds it: an organization and 40 IAM users with plain boto3, then writes a document of N
    accounts in five OUs (tags, two roles each: MFA trust, a managed policy, a session
@@ -128,7 +128,7 @@ def daemon_child(desired: str, endpoint_url: str, concurrency: int) -> int:
 
 
 def simulator_child() -> None:
-    """`python -m reconciler.simulator` with moto's access-key lookup indexed.
+    """`python -m tests.simulation.faults` with moto's access-key lookup indexed.
 
     moto finds the account of every request by scanning every account's IAM backend for the
     access key (moto.iam.models.get_account_id_from), so its CPU time per call grows with the
@@ -137,7 +137,7 @@ def simulator_child() -> None:
     """
     import moto.iam.models as iam_models
 
-    from reconciler import simulator
+    from tests.simulation import faults
 
     scan = iam_models.get_account_id_from
     known: dict[str, str] = {}
@@ -148,7 +148,7 @@ def simulator_child() -> None:
         return known[access_key]
 
     iam_models.get_account_id_from = indexed  # moto imports it at call time
-    simulator.main()
+    faults.main()
 
 
 def _daemon_counts(the_daemon: Any) -> dict[str, Any]:
@@ -191,12 +191,13 @@ def _status(field_name: str) -> int:
 
 
 class Simulator:
-    """`python -m reconciler.simulator` in its own process, steered over /fault-api/."""
+    """`python -m tests.simulation.faults` in its own process (from the repository root, where
+    `tests` is importable), steered over /fault-api/."""
 
     def __init__(self, workdir: Path, index_access_keys: bool = False) -> None:
         self._out = (workdir / "simulator.out").open("w+")
         self._err = (workdir / "simulator.log").open("w")
-        command = [sys.executable, "-m", "reconciler.simulator"]
+        command = [sys.executable, "-m", "tests.simulation.faults"]
         if index_access_keys:
             command = [sys.executable, __file__, "--simulator-child"]
         self.process = subprocess.Popen(

@@ -67,6 +67,7 @@ class Account:
     roles: Mapping[str, Role] | None = field(default_factory=dict)
     create_request: str | None = None
     state: str = ACTIVE  # Organizations' account State: ACTIVE, SUSPENDED, PENDING_CLOSURE...
+    joined: float = 0.0  # when it joined the organization (seconds since the epoch), if known
     failed_creation: str = ""  # declared only: why it is not requested again (see `declared`)
 
 

@@ -1,4 +1,6 @@
-"""Shared fixtures: moto's server on loopback, reset before each test that uses it."""
+"""Shared fixtures: the strict AWS simulator (moto's server behind a layer that behaves as AWS
+documents AWS to behave: conflicts, eventual consistency, asynchronous account creation,
+quotas), on loopback, reset before each test that uses it."""
 
 from __future__ import annotations
 
@@ -9,8 +11,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from reconciler.simulator import MANAGEMENT_ACCOUNT_ID, Simulator
+from reconciler.simulator import MANAGEMENT_ACCOUNT_ID
 from tests.aws.support import PEOPLE, Aws
+from tests.simulation.faults import FaultyServer
+from tests.simulation.strict import StrictAws, StrictSettings
+from tests.simulation.support import calm, reset_moto
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "desired" / "accounts.yaml"
@@ -28,20 +33,32 @@ def dummy_credentials() -> None:
 
 
 @pytest.fixture(scope="session")
-def simulator(dummy_credentials: None) -> Iterator[Simulator]:
-    server = Simulator()
+def simulator(dummy_credentials: None) -> Iterator[FaultyServer]:
+    server = FaultyServer(strict=StrictSettings())
     server.start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def endpoint(simulator: Simulator) -> str:
-    """A freshly reset simulator with an organization, its URL."""
-    simulator.reset()
+def strict(simulator: FaultyServer) -> StrictAws:
+    """The strict layer of the shared simulator, with its default (AWS-like) settings."""
+    assert simulator.strict is not None
+    return simulator.strict
+
+
+@pytest.fixture
+def endpoint(simulator: FaultyServer, strict: StrictAws) -> Iterator[str]:
+    """A freshly reset strict simulator with an organization, its URL. What a test sets up
+    before this returns is made calmly; the test itself meets AWS's habits."""
+    simulator.injector.faults, simulator.injector.latency = [], 0.0
+    strict.settings = calm()
+    reset_moto(simulator.url)
     client = boto3.client("organizations", endpoint_url=simulator.url, region_name="us-east-1")
     client.create_organization(FeatureSet="ALL")
-    return simulator.url
+    strict.settings = StrictSettings()
+    yield simulator.url
+    strict.settings = StrictSettings()
 
 
 @pytest.fixture
@@ -50,9 +67,11 @@ def management_id() -> str:
 
 
 @pytest.fixture
-def aws(endpoint: str) -> Aws:
+def aws(endpoint: str, strict: StrictAws) -> Aws:
     """The simulator with an organization and the example's people as IAM users."""
     helper = Aws(endpoint)
+    strict.settings = calm()
     for user in PEOPLE:
         helper.iam.create_user(UserName=user)
+    strict.settings = StrictSettings()
     return helper

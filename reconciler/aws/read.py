@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import datetime
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +24,8 @@ from reconciler.aws.sessions import Sessions, call, each_page, pages
 from reconciler.errors import AccessError, AwsError
 
 log = logging.getLogger(__name__)
+RECENT = 3600  # seconds since an account joined during which its bootstrap role may lag
+NEW_ACCOUNT_ACCESS_WAITS = (1.0, 2.0, 4.0)  # seconds between AssumeRole tries, for those
 _SERVICE_ROLE_PATH = "/aws-service-role/"  # AWS-owned; never ours to read or change
 
 
@@ -158,6 +162,7 @@ def list_accounts(sessions: Sessions) -> list[state.Account]:
 def _account(raw: Mapping[str, Any], unit: state.UnitPath) -> state.Account:
     # `State` replaces `Status`, which AWS is retiring; older answers carry only `Status`.
     lifecycle = str(raw.get("State") or raw.get("Status") or state.ACTIVE)
+    joined = raw.get("JoinedTimestamp")
     return state.Account(
         name=raw.get("Name", ""),
         email=raw.get("Email", ""),
@@ -166,6 +171,7 @@ def _account(raw: Mapping[str, Any], unit: state.UnitPath) -> state.Account:
         tags={},
         roles={} if lifecycle == state.ACTIVE else None,
         state=lifecycle,
+        joined=joined.timestamp() if isinstance(joined, datetime.datetime) else 0.0,
     )
 
 
@@ -258,11 +264,26 @@ def _read_account(
     wanted = {name.lower() for name in document.role_names(declared)}
     wanted.discard(document.organization.bootstrap_role.lower())
     roles = read_roles(
-        sessions.client("iam", account.id), wanted, document.organization.bootstrap_role, instance
+        _member_iam(sessions, account), wanted, document.organization.bootstrap_role, instance
     )
     return replace(
         account, name=declared.name, tags={t["Key"]: t["Value"] for t in tags}, roles=roles
     )
+
+
+def _member_iam(sessions: Sessions, account: state.Account) -> Any:
+    """The account's IAM client. A bootstrap role may refuse AssumeRole for minutes after its
+    account was created; for an account that joined lately that is waited on a little, so a
+    pass right after a creation still reads it. Longer waits are the next pass's."""
+    waits = iter(NEW_ACCOUNT_ACCESS_WAITS if time.time() - account.joined < RECENT else ())
+    while True:
+        try:
+            return sessions.client("iam", account.id)
+        except AccessError:
+            delay = next(waits, None)
+            if delay is None:
+                raise
+            time.sleep(delay)
 
 
 def _is_active(accounts: list[state.Account], account_id: str) -> bool:

@@ -77,8 +77,6 @@ class Context:
     stop: threading.Event = field(default_factory=threading.Event)
     # Accounts whose creation this pass is still working on; grants on them come last.
     creating: set[str] = field(default_factory=set)
-    # Groups created in this pass: IAM may not know them yet for a few seconds.
-    new_groups: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations)
@@ -124,6 +122,12 @@ class Context:
                     raise
                 self.pause(delay, "the next pass finishes it")
                 delay = min(delay * 2, 2.0)
+
+
+def _settled_call(context: Context, client: Any, method: str, **kwargs: Any) -> Any:
+    """An IAM call on a role or group that the read saw or this pass created: IAM may not
+    show it to this call yet (eventual consistency), so NoSuchEntity is retried a while."""
+    return context.settled(functools.partial(call, client, method, **kwargs))
 
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
@@ -474,7 +478,8 @@ def _set_role(iam: Any, role: state.Role, context: Context) -> None:
 
 @_apply.register
 def _update_role_trust(change: plan.UpdateRoleTrust, context: Context) -> None:
-    call(
+    _settled_call(
+        context,
         _iam(change, context),
         "update_assume_role_policy",
         RoleName=change.role,
@@ -484,7 +489,8 @@ def _update_role_trust(change: plan.UpdateRoleTrust, context: Context) -> None:
 
 @_apply.register
 def _attach_role_policy(change: plan.AttachRolePolicy, context: Context) -> None:
-    call(
+    _settled_call(
+        context,
         _iam(change, context),
         "attach_role_policy",
         RoleName=change.role,
@@ -494,7 +500,8 @@ def _attach_role_policy(change: plan.AttachRolePolicy, context: Context) -> None
 
 @_apply.register
 def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None:
-    call(
+    _settled_call(
+        context,
         _iam(change, context),
         "detach_role_policy",
         RoleName=change.role,
@@ -504,7 +511,8 @@ def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None
 
 @_apply.register
 def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) -> None:
-    call(
+    _settled_call(
+        context,
         _iam(change, context),
         "put_role_policy",
         RoleName=change.role,
@@ -515,7 +523,8 @@ def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) 
 
 @_apply.register
 def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
-    call(
+    _settled_call(
+        context,
         _iam(change, context),
         "delete_role_policy",
         RoleName=change.role,
@@ -525,14 +534,20 @@ def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Con
 
 @_apply.register
 def _update_role_session(change: plan.UpdateRoleSession, context: Context) -> None:
-    call(
-        _iam(change, context), "update_role", RoleName=change.role, MaxSessionDuration=change.after
+    _settled_call(
+        context,
+        _iam(change, context),
+        "update_role",
+        RoleName=change.role,
+        MaxSessionDuration=change.after,
     )
 
 
 @_apply.register
 def _mark_role(change: plan.MarkRole, context: Context) -> None:
-    call(_iam(change, context), "tag_role", RoleName=change.role, Tags=context.marker_tags)
+    _settled_call(
+        context, _iam(change, context), "tag_role", RoleName=change.role, Tags=context.marker_tags
+    )
 
 
 @_apply.register
@@ -567,8 +582,6 @@ def _create_group(change: plan.CreateGroup, context: Context) -> None:
     group = change.definition
     with contextlib.suppress(AlreadyExistsError):  # made by an earlier, interrupted pass
         call(iam, "create_group", GroupName=group.name, Path=group.path)
-    with context.lock:
-        context.new_groups.add(group.name.lower())
     _put_grants(iam, group.name, group.grant_policy, context)
 
 
@@ -580,7 +593,8 @@ def _put_group_grants(change: plan.PutGroupGrants, context: Context) -> None:
 @_apply.register
 def _delete_group_inline_policy(change: plan.DeleteGroupInlinePolicy, context: Context) -> None:
     with contextlib.suppress(NotFoundError):  # gone already: what was to revoke is revoked
-        call(
+        _settled_call(
+            context,
             _source_iam(context),
             "delete_group_policy",
             GroupName=change.group,
@@ -591,7 +605,8 @@ def _delete_group_inline_policy(change: plan.DeleteGroupInlinePolicy, context: C
 @_apply.register
 def _detach_group_policy(change: plan.DetachGroupPolicy, context: Context) -> None:
     with contextlib.suppress(NotFoundError):
-        call(
+        _settled_call(
+            context,
             _source_iam(context),
             "detach_group_policy",
             GroupName=change.group,
@@ -609,16 +624,13 @@ def _put_grants(iam: Any, group: str, document: str | None, context: Context) ->
         return
     resolved, missing = _resolve(document, context)
     if resolved is not None:
-        _on_group(
+        _settled_call(
             context,
-            group,
-            lambda: call(
-                iam,
-                "put_group_policy",
-                GroupName=group,
-                PolicyName=state.GRANT_POLICY_NAME,
-                PolicyDocument=resolved,
-            ),
+            iam,
+            "put_group_policy",
+            GroupName=group,
+            PolicyName=state.GRANT_POLICY_NAME,
+            PolicyDocument=resolved,
         )
     with context.lock:
         pending = missing & context.creating
@@ -628,13 +640,6 @@ def _put_grants(iam: Any, group: str, document: str | None, context: Context) ->
         raise AwsRequestError(
             f"grants on {', '.join(sorted(missing))} not written: account not created"
         )
-
-
-def _on_group(context: Context, group: str, attempt: Callable[[], _T]) -> _T:
-    """A call naming a group: retried while IAM catches up if this pass created the group."""
-    with context.lock:
-        fresh = group.lower() in context.new_groups
-    return context.settled(attempt) if fresh else attempt()
 
 
 def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
@@ -663,12 +668,12 @@ def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
 @_apply.register
 def _add_member(change: plan.AddMember, context: Context) -> None:
     iam = _source_iam(context)
+    add = functools.partial(
+        call, iam, "add_user_to_group", GroupName=change.group, UserName=change.user
+    )
     try:
-        _on_group(
-            context,
-            change.group,
-            lambda: call(iam, "add_user_to_group", GroupName=change.group, UserName=change.user),
-        )
+        # A user the read did not find is not waited for: the plan already said it is missing.
+        context.settled(add) if change.user_exists else add()
     except NotFoundError as exc:
         raise NotFoundError(
             f"{exc} ({_missing_member_part(iam, change, context)})",
@@ -691,8 +696,12 @@ def _missing_member_part(iam: Any, change: plan.AddMember, context: Context) -> 
 
 @_apply.register
 def _remove_member(change: plan.RemoveMember, context: Context) -> None:
-    call(
-        _source_iam(context), "remove_user_from_group", GroupName=change.group, UserName=change.user
+    _settled_call(
+        context,
+        _source_iam(context),
+        "remove_user_from_group",
+        GroupName=change.group,
+        UserName=change.user,
     )
 
 

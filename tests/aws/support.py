@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
 
 from reconciler import load, reconcile, spec
 from reconciler.aws.sessions import Sessions
@@ -37,7 +38,30 @@ class Aws:
                 "aws_secret_access_key": creds["SecretAccessKey"],
                 "aws_session_token": creds["SessionToken"],
             }
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", **keys)
+        client = boto3.client(service, endpoint_url=self.url, region_name="us-east-1", **keys)
+        client.meta.events.register("needs-retry", _patiently)
+        return client
+
+    def create_account(self, email: str, name: str, **extra: Any) -> str:
+        """Create an account as a person would: request it, poll until AWS is done; its id."""
+        started = self.org.create_account(Email=email, AccountName=name, **extra)
+        request = started["CreateAccountStatus"]["Id"]
+        for _ in range(50):
+            status = self.org.describe_create_account_status(CreateAccountRequestId=request)
+            if status["CreateAccountStatus"]["State"] == "SUCCEEDED":
+                return self._once_assumable(str(status["CreateAccountStatus"]["AccountId"]))
+            assert status["CreateAccountStatus"]["State"] == "IN_PROGRESS", status
+        raise AssertionError(f"CreateAccount {request} still in progress")
+
+    def _once_assumable(self, account_id: str) -> str:
+        """A new account's bootstrap role refuses AssumeRole for a while: wait it out."""
+        for _ in range(20):
+            try:
+                self.client("iam", account_id)
+                return account_id
+            except ClientError as exc:
+                assert exc.response["Error"]["Code"] == "AccessDenied", exc
+        raise AssertionError(f"the bootstrap role of {account_id} never became assumable")
 
     def root(self) -> str:
         return str(self.org.list_roots()["Roots"][0]["Id"])
@@ -95,6 +119,18 @@ class Aws:
             u["UserName"]: sorted(u["GroupList"]) for u in details["UserDetailList"]
         }
         return result
+
+
+# What a person at the console would simply try again: AWS refused a write that overlapped
+# another, or does not show an entity they created a moment ago yet.
+_TRY_AGAIN = frozenset(
+    {"ConcurrentModification", "ConcurrentModificationException", "NoSuchEntity"}
+)
+
+
+def _patiently(response: Any, attempts: int, **_: Any) -> float | None:
+    code = (response[1] or {}).get("Error", {}).get("Code") if response else None
+    return 0.05 if code in _TRY_AGAIN and attempts < 8 else None
 
 
 def _role_view(role: dict[str, Any]) -> dict[str, Any]:

@@ -29,8 +29,7 @@ groups:
 
 def _existing(aws: Aws) -> tuple[str, str, str]:
     """An account, a role in it and a group, all made by hand without reconciler's marker."""
-    created = aws.org.create_account(Email="legacy@example.com", AccountName="Legacy Inc")
-    account_id = created["CreateAccountStatus"]["AccountId"]
+    account_id = aws.create_account("legacy@example.com", "Legacy Inc")
     iam = aws.client("iam", account_id)
     trust = {
         "Version": "2012-10-17",

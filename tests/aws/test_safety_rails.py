@@ -93,7 +93,7 @@ def test_removing_an_account_from_the_document_never_closes_it(converged: Aws) -
     document = _drop_account(document, "globex-prod")
     result = run_pass(converged.url, document, apply=True)
     assert converged.accounts().keys() == accounts_before.keys()
-    assert all(a["Status"] == "ACTIVE" for a in converged.accounts().values())
+    assert all(a["State"] == "ACTIVE" for a in converged.accounts().values())
     assert "globex-prod" in result.plan.unmanaged[Kind.ACCOUNT]
 
 

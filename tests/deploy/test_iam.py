@@ -42,7 +42,8 @@ PERMISSION_POLICIES = [POLICY, READONLY]
 TRUST_POLICIES = [IRSA_TRUST, POD_IDENTITY_TRUST]
 CODE = REPO / "reconciler" / "aws"
 SERVICES = ("organizations", "iam", "sts")
-HELPERS = {"call", "pages", "each_page"}
+# The helpers that make one AWS call, and where their method name is among the arguments.
+HELPERS = {"call": 1, "pages": 1, "each_page": 1, "_settled_call": 2}
 READ_PREFIXES = ("Get", "List", "Describe")
 # Permissions that are not API operations of their service (so botocore does not know them).
 PERMISSION_ONLY = {"sts:TagSession"}
@@ -83,8 +84,11 @@ def called_methods(paths: list[Path]) -> set[str]:
                 if isinstance(function, ast.Attribute)
                 else None
             )
+            if name == "partial" and node.args and isinstance(node.args[0], ast.Name):
+                name, node.args = node.args[0].id, node.args[1:]  # partial(call, client, ...)
             if name in HELPERS:
-                method = node.args[1] if len(node.args) > 1 else None
+                index = HELPERS[name]
+                method = node.args[index] if len(node.args) > index else None
                 assert isinstance(method, ast.Constant) and isinstance(method.value, str), (
                     f"{where}:{node.lineno}: {name}() with a method name that is not a "
                     "literal; this test cannot see which operation it calls"

@@ -1,4 +1,4 @@
-"""The fault-injecting simulator, one per session, reset before each test."""
+"""The fault-injecting simulator over the strict one, one per session, reset before each test."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.simulator import FaultyServer
 from tests.aws.support import Aws
 from tests.faults.support import Endpoint
+from tests.simulation.faults import FaultyServer
+from tests.simulation.strict import StrictSettings
 
 
 @pytest.fixture(scope="session")
 def faulty_server(dummy_credentials: None) -> Iterator[FaultyServer]:
-    server = FaultyServer()
+    server = FaultyServer(strict=StrictSettings())
     server.start()
     yield server
     server.stop()

@@ -11,8 +11,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from reconciler.simulator import MANAGEMENT_ACCOUNT_ID, Fault, FaultyServer
+from reconciler.simulator import MANAGEMENT_ACCOUNT_ID
 from tests.aws.support import EXAMPLE_TEXT, PEOPLE, Aws, parse
+from tests.simulation.faults import Fault, FaultyServer
+from tests.simulation.strict import StrictSettings
+from tests.simulation.support import calm
 
 REPO = Path(__file__).resolve().parents[2]
 # The emails of the example's accounts that apply creates (the management account exists).
@@ -33,12 +36,16 @@ class Endpoint:
         self.injector = server.injector
 
     def reset(self) -> Aws:
+        """An organization and the people, made calmly; then AWS's habits are back on."""
         self.clear()
+        assert self.server.strict is not None
+        self.server.strict.settings = calm()
         _post(f"{self.url}/moto-api/reset")
         aws = Aws(self.url)
         aws.org.create_organization(FeatureSet="ALL")
         for user in PEOPLE:
             aws.iam.create_user(UserName=user)
+        self.server.strict.settings = StrictSettings()
         self.clear()
         return aws
 

@@ -7,9 +7,9 @@ import time
 
 from reconciler import plan
 from reconciler.aws import sessions
-from reconciler.simulator import Fault
 from tests.aws.support import Aws, run_pass
 from tests.faults.support import Endpoint, assert_example_state
+from tests.simulation.faults import Fault
 
 SLOW = ("iam:ListRoles", "iam:CreateRole", "organizations:DescribeOrganization")
 DELAY = 2.0

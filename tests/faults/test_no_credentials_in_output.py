@@ -11,10 +11,10 @@ import pytest
 from moto.sts.models import sts_backends
 
 from reconciler import logs
-from reconciler.simulator import Fault
 from tests.aws.support import Aws, run_pass
 from tests.daemon.support import Daemon
 from tests.faults.support import Endpoint, document
+from tests.simulation.faults import Fault
 
 KEY = "AKIAFAKEFAKEFAKE1234"
 SECRET = "SECRETsecretSECRETsecret+/SECRETsecret12"

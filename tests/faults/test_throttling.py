@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from reconciler.simulator import Fault
 from tests.aws.support import Aws, run_pass
 from tests.faults.support import Endpoint, assert_example_state
+from tests.simulation.faults import Fault
 
 # The throttling error each service answers with.
 THROTTLING = (

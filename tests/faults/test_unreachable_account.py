@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.simulator import Fault
 from tests.aws.support import Aws, run_pass
 from tests.daemon.support import Daemon
 from tests.faults.support import CREATED_NAMES, Endpoint, document
+from tests.simulation.faults import Fault
 
 DENIED = "acme-dev"
 ROUNDS = 4
