@@ -52,6 +52,8 @@ def endpoint(simulator: FaultyServer, strict: StrictAws) -> Iterator[str]:
     """A freshly reset strict simulator with an organization, its URL. What a test sets up
     before this returns is made calmly; the test itself meets AWS's habits."""
     simulator.injector.faults, simulator.injector.latency = [], 0.0
+    simulator.injector.counts.clear()
+    simulator.injector.injected.clear()
     strict.settings = calm()
     reset_moto(simulator.url)
     client = boto3.client("organizations", endpoint_url=simulator.url, region_name="us-east-1")

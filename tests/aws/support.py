@@ -12,6 +12,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
 from reconciler import load, reconcile, spec
+from reconciler.aws import write
 from reconciler.aws.sessions import Sessions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,8 +23,9 @@ PEOPLE = ("alice", "james", "carol", "mallory")
 class Aws:
     """Plain boto3 access to the simulator, the way a person would check the result."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, partition: str = "aws") -> None:
         self.url = url
+        self.partition = partition
         self.org = self.client("organizations")
         self.iam = self.client("iam")
 
@@ -31,7 +33,7 @@ class Aws:
         keys: dict[str, str] = {}
         if account_id is not None:
             sts = self.client("sts")
-            arn = f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole"
+            arn = f"arn:{self.partition}:iam::{account_id}:role/OrganizationAccountAccessRole"
             creds = sts.assume_role(RoleArn=arn, RoleSessionName="test")["Credentials"]
             keys = {
                 "aws_access_key_id": creds["AccessKeyId"],
@@ -146,14 +148,29 @@ Hook = Callable[[Sessions], None]
 
 
 def run_pass(
-    url: str, text: str = EXAMPLE_TEXT, *, apply: bool, hook: Hook | None = None
+    url: str,
+    text: str = EXAMPLE_TEXT,
+    *,
+    apply: bool,
+    hook: Hook | None = None,
+    timings: write.Timings | None = None,
+    instance: str = "reconciler",
 ) -> reconcile.Result:
     """One pass over a document given as text, with an optional hook on the sessions."""
     document = parse(text)
     sessions = reconcile.sessions_for(document, url, concurrency=4)
     if hook is not None:
         hook(sessions)
-    return reconcile.reconcile(document, sessions, apply=apply, concurrency=4)
+    return reconcile.reconcile(
+        document, sessions, apply=apply, concurrency=4, timings=timings, instance=instance
+    )
+
+
+def failures(result: reconcile.Result) -> list[str]:
+    """What kept a pass from converging, for an assertion's message."""
+    return [f"{o.change.line()}: {o.error}" for o in result.failed] + [
+        f"{name}: {why}" for name, why in result.plan.unreachable.items()
+    ]
 
 
 def parse(text: str) -> spec.Spec:

@@ -236,6 +236,16 @@ class StrictAws:
                 if creation.state == "IN_PROGRESS":
                     creation.polls_left = polls
 
+    def catch_up(self) -> None:
+        """IAM catches up: every role, group and user created so far is visible to all calls."""
+        with self._lock:
+            self._fresh.clear()
+
+    def grant_access(self) -> None:
+        """New accounts' bootstrap roles become assumable now, however long they lagged."""
+        with self._lock:
+            self._delayed.clear()
+
     def in_progress(self) -> list[str]:
         """The account names of the requests in progress."""
         with self._lock:

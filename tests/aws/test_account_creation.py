@@ -1,0 +1,155 @@
+"""CreateAccount as AWS does it: asynchronous, at most 5 in flight per organization whoever
+started them, failures with a reason that are reported instead of being sent again, a new
+account whose bootstrap role is not assumable yet, and never a blind retry."""
+
+from __future__ import annotations
+
+import pytest
+
+from reconciler import plan
+from reconciler.aws import write
+from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
+from tests.faults.support import CREATED_NAMES, assert_example_state
+from tests.simulation.faults import Fault, FaultyServer
+from tests.simulation.strict import StrictAws
+from tests.simulation.support import calm
+
+ACME_PROD = "aws+acme-prod@example.com"
+CREATE = "organizations:CreateAccount"
+EXPLAINED = {
+    "EMAIL_ALREADY_EXISTS": "the email address is already used by another AWS account",
+    "ACCOUNT_LIMIT_EXCEEDED": "the organization has reached its account quota",
+    "CONCURRENT_ACCOUNT_MODIFICATION": "a request with the same information was already made",
+    "INVALID_EMAIL": "AWS rejected the email address",
+    "INTERNAL_FAILURE": "AWS had an internal failure",
+}
+
+
+def _creation(result: object, name: str) -> plan.Outcome:
+    outcomes = getattr(result, "outcomes", ())
+    return next(
+        o for o in outcomes if isinstance(o.change, plan.CreateAccount) and o.change.name == name
+    )
+
+
+def _records(aws: Aws) -> dict[str, str]:
+    tags = aws.org.list_tags_for_resource(ResourceId=aws.root())["Tags"]
+    return {t["Key"]: t["Value"] for t in tags if ":failed-creation:" in t["Key"]}
+
+
+@pytest.mark.parametrize("reason", sorted(EXPLAINED))
+def test_a_failed_creation_is_reported_and_not_sent_again(
+    aws: Aws, strict: StrictAws, reason: str
+) -> None:
+    strict.settings.fail_creations = {ACME_PROD: reason}
+
+    first = run_pass(aws.url, apply=True)
+
+    creation = _creation(first, "acme-prod")
+    assert creation.status == plan.Status.FAILED
+    assert f"creation failed: {reason}: {EXPLAINED[reason]}" in creation.error
+    [(key, _)] = _records(aws).items()
+    assert key.startswith("reconciler:failed-creation:car-")
+    # The others converged: only acme-prod's work is left.
+    sent = strict.calls[CREATE]
+    second = run_pass(aws.url, apply=True)
+    assert strict.calls[CREATE] == sent  # not sent again
+    assert reason in second.plan.unreachable["acme-prod"]
+    assert "not requested again until the document changes" in second.plan.unreachable["acme-prod"]
+    assert {c.account for c in second.plan.changes} == set()
+
+
+def test_a_changed_account_is_requested_again_and_the_record_cleared(
+    aws: Aws, strict: StrictAws
+) -> None:
+    strict.settings.fail_creations = {ACME_PROD: "EMAIL_ALREADY_EXISTS"}
+    run_pass(aws.url, apply=True)
+    assert len(_records(aws)) == 1
+    fixed = EXAMPLE_TEXT.replace(ACME_PROD, "aws+acme-prod-2@example.com")
+
+    result = run_pass(aws.url, fixed, apply=True)
+
+    assert result.converged, failures(result)
+    assert "aws+acme-prod-2@example.com" in aws.accounts()
+    assert _records(aws) == {}
+
+
+def test_requests_of_other_tools_count_toward_the_five_in_flight(
+    aws: Aws, strict: StrictAws
+) -> None:
+    for n in range(5):
+        strict.foreign_creation(f"other-tool-{n}")
+
+    result = run_pass(aws.url, apply=True)
+
+    assert strict.calls[CREATE] == 0
+    for name in CREATED_NAMES:
+        creation = _creation(result, name)
+        assert creation.status == plan.Status.SKIPPED
+        assert "5 account creations are already in progress" in creation.error
+    assert strict.injected["too_many_creations"] == 0
+
+
+def test_with_two_slots_left_every_account_is_still_created_in_the_pass(
+    aws: Aws, strict: StrictAws
+) -> None:
+    for n in range(3):
+        strict.foreign_creation(f"other-tool-{n}")
+
+    result = run_pass(aws.url, apply=True)
+
+    assert result.converged, failures(result)
+    assert strict.injected["too_many_creations"] == 0  # never more than 5 in flight
+    strict.settings = calm()
+    assert_example_state(aws)
+
+
+def test_an_account_not_yet_assumable_is_created_not_failed(aws: Aws, strict: StrictAws) -> None:
+    strict.settings.access_delay_calls = 10_000  # the bootstrap roles lag behind for long
+
+    first = run_pass(aws.url, apply=True, timings=write.Timings(access=1.0))
+
+    for name in CREATED_NAMES:
+        creation = _creation(first, name)
+        assert creation.status == plan.Status.APPLIED
+        assert "its bootstrap role is not assumable yet" in creation.error
+        later = [o for o in first.outcomes if o.change.account == name and o is not creation]
+        assert later and all(o.status == plan.Status.SKIPPED for o in later)
+    assert len(aws.accounts()) == 1 + len(CREATED_NAMES)
+
+    strict.grant_access()
+    sent = strict.calls[CREATE]
+    second = run_pass(aws.url, apply=True)
+    assert second.converged, failures(second)
+    assert strict.calls[CREATE] == sent  # created once
+    strict.settings = calm()
+    assert_example_state(aws)
+
+
+def test_create_account_is_never_resent_after_a_lost_answer(
+    aws: Aws, simulator: FaultyServer
+) -> None:
+    # The answer to acme-prod's request is lost (a 500: AWS may or may not have acted).
+    simulator.injector.faults = [
+        Fault(CREATE, code="InternalFailure", status=500, times=1, body_contains=ACME_PROD)
+    ]
+
+    result = run_pass(aws.url, apply=True)
+
+    assert simulator.injector.counts[CREATE] == len(CREATED_NAMES)  # one try each, no retry
+    assert _creation(result, "acme-prod").status == plan.Status.FAILED
+
+
+def test_create_account_refused_for_throttling_is_sent_again(
+    aws: Aws, simulator: FaultyServer
+) -> None:
+    # Throttling means AWS did not act: sending the request again is safe.
+    simulator.injector.faults = [
+        Fault(CREATE, code="TooManyRequestsException", times=2, body_contains=ACME_PROD)
+    ]
+
+    result = run_pass(aws.url, apply=True)
+
+    assert result.converged, failures(result)
+    assert simulator.injector.counts[CREATE] == len(CREATED_NAMES) + 2
+    assert [a for a in aws.accounts() if a == ACME_PROD] == [ACME_PROD]
