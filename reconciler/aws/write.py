@@ -77,6 +77,8 @@ class Context:
     stop: threading.Event = field(default_factory=threading.Event)
     # Accounts whose creation this pass is still working on; grants on them come last.
     creating: set[str] = field(default_factory=set)
+    # Roles and groups this pass created, as (account id, lowercased name).
+    created: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations)
@@ -108,6 +110,14 @@ class Context:
                 raise AwsRequestError(f"account {name} has no id: it was not created")
             return self.account_ids[name]
 
+    def created_in(self, client: Any, name: str) -> None:
+        with self.lock:
+            self.created.add((_account_of(client, self), name.lower()))
+
+    def is_new(self, client: Any, name: str) -> bool:
+        with self.lock:
+            return (_account_of(client, self), name.lower()) in self.created
+
     def settled(self, attempt: Callable[[], _T]) -> _T:
         """`attempt()`, retried while AWS answers NoSuchEntity, for at most `timings.settle`
         seconds: IAM is eventually consistent, and an entity created moments ago may not be
@@ -124,10 +134,18 @@ class Context:
                 delay = min(delay * 2, 2.0)
 
 
+def _account_of(client: Any, context: Context) -> str:
+    credentials = getattr(client, "credentials", None)
+    return str(credentials.account_id) if credentials else context.sessions.management_account_id
+
+
 def _settled_call(context: Context, client: Any, method: str, **kwargs: Any) -> Any:
-    """An IAM call on a role or group that the read saw or this pass created: IAM may not
-    show it to this call yet (eventual consistency), so NoSuchEntity is retried a while."""
-    return context.settled(functools.partial(call, client, method, **kwargs))
+    """An IAM call naming a role or group. If this pass created it, IAM may not show it to
+    this call yet (eventual consistency), so NoSuchEntity is retried a while; otherwise it
+    means what it says (a missing policy, say) and is not waited on."""
+    attempt = functools.partial(call, client, method, **kwargs)
+    named = kwargs.get("RoleName") or kwargs.get("GroupName") or ""
+    return context.settled(attempt) if context.is_new(client, named) else attempt()
 
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
@@ -457,17 +475,21 @@ def _create_role(change: plan.CreateRole, context: Context) -> None:
             Description="Access for people; managed by reconciler",
             Tags=context.marker_tags,
         )
+        context.created_in(iam, role.name)
     except AlreadyExistsError:
         # Created by an earlier pass that was interrupted: finish the job instead.
         _set_role(iam, role, context)
-    # The role was just created: IAM may not know it yet for a few seconds.
     for arn in sorted(role.policies):
-        context.settled(
-            functools.partial(call, iam, "attach_role_policy", RoleName=role.name, PolicyArn=arn)
-        )
+        _settled_call(context, iam, "attach_role_policy", RoleName=role.name, PolicyArn=arn)
     for name, document in sorted(role.inline_policies.items()):
-        put = functools.partial(call, iam, "put_role_policy", RoleName=role.name, PolicyName=name)
-        context.settled(functools.partial(put, PolicyDocument=document))
+        _settled_call(
+            context,
+            iam,
+            "put_role_policy",
+            RoleName=role.name,
+            PolicyName=name,
+            PolicyDocument=document,
+        )
 
 
 def _set_role(iam: Any, role: state.Role, context: Context) -> None:
@@ -582,6 +604,7 @@ def _create_group(change: plan.CreateGroup, context: Context) -> None:
     group = change.definition
     with contextlib.suppress(AlreadyExistsError):  # made by an earlier, interrupted pass
         call(iam, "create_group", GroupName=group.name, Path=group.path)
+        context.created_in(iam, group.name)
     _put_grants(iam, group.name, group.grant_policy, context)
 
 
@@ -668,12 +691,10 @@ def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
 @_apply.register
 def _add_member(change: plan.AddMember, context: Context) -> None:
     iam = _source_iam(context)
-    add = functools.partial(
-        call, iam, "add_user_to_group", GroupName=change.group, UserName=change.user
-    )
     try:
-        # A user the read did not find is not waited for: the plan already said it is missing.
-        context.settled(add) if change.user_exists else add()
+        _settled_call(
+            context, iam, "add_user_to_group", GroupName=change.group, UserName=change.user
+        )
     except NotFoundError as exc:
         raise NotFoundError(
             f"{exc} ({_missing_member_part(iam, change, context)})",

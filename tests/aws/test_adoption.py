@@ -6,6 +6,7 @@ import json
 
 from reconciler.plan import CreateAccount, CreateGroup, CreateRole, MarkRole
 from tests.aws.support import Aws, run_pass
+from tests.simulation.strict import StrictAws
 
 DOCUMENT = """
 organization:
@@ -46,8 +47,9 @@ def _existing(aws: Aws) -> tuple[str, str, str]:
     return account_id, role["Role"]["RoleId"], group["Group"]["GroupId"]
 
 
-def test_account_role_and_group_are_adopted_in_place(aws: Aws) -> None:
+def test_account_role_and_group_are_adopted_in_place(aws: Aws, strict: StrictAws) -> None:
     account_id, role_id, group_id = _existing(aws)
+    strict.catch_up()  # made long before reconciler meets them
     document = DOCUMENT.replace("{legacy_id}", account_id)
 
     planned = run_pass(aws.url, document, apply=False).plan
