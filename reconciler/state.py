@@ -169,9 +169,10 @@ def fingerprint(account: Account) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def failure_record_key(instance: str, request_id: str) -> str:
-    """The tag, on the organization's root, recording which declaration a request failed for."""
-    return f"{instance}:failed-creation:{request_id}"
+def creation_record_key(instance: str, request_id: str) -> str:
+    """The tag, on the organization's root, recording which declaration a CreateAccount
+    request was sent for (its value: the declaration's fingerprint)."""
+    return f"{instance}:creation:{request_id}"
 
 
 def match_accounts(document: spec.Spec, live: Iterable[Account]) -> dict[str, Account]:
@@ -224,7 +225,12 @@ def _declared_account(
         create_request=live.create_request if live and live.id is None else None,
     )
     failed = org.failed_creations.get(account.name)
-    if live is None and failed and failed.fingerprint == fingerprint(result):
+    if (
+        live is None
+        and failed
+        and failed.reason not in PASSING_CREATION_FAILURES
+        and failed.fingerprint == fingerprint(result)
+    ):
         return replace(result, failed_creation=_failure_text(failed))
     return result
 
@@ -235,13 +241,19 @@ CREATION_FAILURES = {
     "ACCOUNT_LIMIT_EXCEEDED": "the organization has reached its account quota (ask AWS Support)",
     "INVALID_EMAIL": "AWS rejected the email address",
     "INVALID_ADDRESS": "AWS rejected the account's address",
-    "CONCURRENT_ACCOUNT_MODIFICATION": "a request with the same information was already made",
+    "CONCURRENT_ACCOUNT_MODIFICATION": (
+        "a request with the same information was already made; the next pass tries again"
+    ),
     "FAILED_BUSINESS_VALIDATION": "the management account failed AWS's business validation",
     "PENDING_BUSINESS_VALIDATION": "the management account awaits AWS's business validation",
     "MISSING_BUSINESS_VALIDATION": "the management account has not been validated by AWS",
     "MISSING_PAYMENT_INSTRUMENT": "the management account has no valid payment method",
-    "INTERNAL_FAILURE": "AWS had an internal failure",
+    "INTERNAL_FAILURE": "AWS had an internal failure; the next pass tries again",
 }
+
+
+# Failures that may pass by themselves: requested again on the next pass.
+PASSING_CREATION_FAILURES = frozenset({"INTERNAL_FAILURE", "CONCURRENT_ACCOUNT_MODIFICATION"})
 
 
 def creation_failure(reason: str, request_id: str) -> str:

@@ -197,8 +197,8 @@ def _creation_requests(
 
 
 def _failure_records(client: Any, root_id: str, instance: str) -> dict[str, str]:
-    """Failed request id -> fingerprint of the declaration it was sent for (root tags)."""
-    prefix = state.failure_record_key(instance, "")
+    """Request id -> fingerprint of the declaration it was sent for (the root's tags)."""
+    prefix = state.creation_record_key(instance, "")
     tags = pages(client, "list_tags_for_resource", "Tags", ResourceId=root_id)
     return {t["Key"][len(prefix) :]: t["Value"] for t in tags if t["Key"].startswith(prefix)}
 

@@ -46,8 +46,13 @@ READ_ONLY_POLICY = "ReadOnlyAccess"  # an AWS managed policy, in the partition o
 # surfaces quickly; reads wait 30 s, well above the slowest AWS answers seen (a few seconds).
 BOTOCORE_RETRIES = {"mode": "standard", "total_max_attempts": 1}
 MAX_ATTEMPTS = 10
-BACKOFF = (0.1, 5.0)  # seconds: the first retry's ceiling, and the longest wait between tries
-RETRY_QUOTA = (100, 5)  # retries an account may owe at once, and what one retry costs
+# Seconds: the first retry's ceiling, and the longest wait between tries (nine waits stay well
+# inside the 25 s a pass has to stop after SIGTERM).
+BACKOFF = (0.1, 2.0)
+# Per account and service: the retries that may be owed at once, and what one costs (a
+# conflict costs less: it is expected under load, not a sign of trouble). Each success refunds 1.
+RETRY_QUOTA = (500, 5)
+CONFLICT_COST = 1
 CONNECT_TIMEOUT = 5
 READ_TIMEOUT = 30
 # Not idempotent: sent twice after a lost answer, they would do their work twice (two accounts).
@@ -349,44 +354,55 @@ class _Retries:
 
     Retried: throttling and conflicts (AWS refused the request and did nothing) and service
     faults and lost connections (except for `NOT_IDEMPOTENT` operations), with full-jitter
-    exponential backoff, at most `MAX_ATTEMPTS` tries. Each account has its own retry quota, and
-    when AWS throttles an account, that account's next requests wait out the same pause: a
+    exponential backoff, at most `MAX_ATTEMPTS` tries. Each account and service has its own
+    retry quota, and when AWS throttles one, its next requests wait out the same pause: a
     throttled account slows only itself, never the others sharing the client.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._accounts: dict[str, _AccountPace] = {}
+        self._accounts: dict[tuple[str, str], _AccountPace] = {}
         self._jitter = random.Random()  # noqa: S311  (spreads retries; nothing secret)
 
     def needs_retry(
-        self, response: Any, operation: Any, attempts: int, caught_exception: Any, **_: Any
+        self,
+        response: Any,
+        operation: Any,
+        attempts: int,
+        caught_exception: Any,
+        event_name: str = "",
+        **_: Any,
     ) -> float | None:
         kind = _failure_kind(response, caught_exception)
         with self._lock:
-            pace = self._pace_of(_bound_account())
+            pace = self._pace_of(event_name)
             if kind is None:
                 pace.quota = min(RETRY_QUOTA[0], pace.quota + 1)
                 return None
             if kind == "fault" and operation.name in NOT_IDEMPOTENT:
                 return None
-            if attempts >= MAX_ATTEMPTS or pace.quota < RETRY_QUOTA[1]:
+            cost = CONFLICT_COST if kind == "conflict" else RETRY_QUOTA[1]
+            if attempts >= MAX_ATTEMPTS or pace.quota < cost:
                 return None
-            pace.quota -= RETRY_QUOTA[1]
+            pace.quota -= cost
             delay = self._jitter.uniform(0, min(BACKOFF[1], BACKOFF[0] * 2**attempts))
             if kind == "throttled":
                 pace.resume_at = max(pace.resume_at, time.monotonic() + delay)
             return delay
 
-    def pace(self, **_: Any) -> None:
+    def pace(self, event_name: str = "", **_: Any) -> None:
         """Before a request is sent: wait while its account is paused after throttling."""
         with self._lock:
-            wait = self._pace_of(_bound_account()).resume_at - time.monotonic()
+            wait = self._pace_of(event_name).resume_at - time.monotonic()
         if wait > 0:
             time.sleep(wait)
 
-    def _pace_of(self, account: str) -> _AccountPace:
-        return self._accounts.setdefault(account, _AccountPace())
+    def _pace_of(self, event_name: str) -> _AccountPace:
+        """The state of the bound account and the event's service (AWS's limits are per
+        account and service: Organizations throttling never pauses IAM calls)."""
+        parts = event_name.split(".")
+        service = parts[1] if len(parts) > 1 else ""
+        return self._accounts.setdefault((_bound_account(), service), _AccountPace())
 
 
 def _bound_account() -> str:

@@ -11,8 +11,9 @@ are skipped.
 AWS's habits handled here: a role or group just created may answer NoSuchEntity for a few
 seconds (calls on it are retried for `Timings.settle`); a new account's bootstrap role may not
 be assumable for minutes (waited on for `Timings.access`, then left to the next pass without
-calling the creation failed); a FAILED creation is recorded on the organization's root with the
-fingerprint of the declaration it was sent for, so it is not sent again pass after pass.
+calling the creation failed); each CreateAccount request is recorded on the organization's
+root with the fingerprint of the declaration it was sent for (removed once it succeeds), so a
+FAILED one is not sent again pass after pass.
 Conflicts and throttling are retried in the session layer.
 """
 
@@ -27,7 +28,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -71,7 +72,7 @@ class Context:
     instance: str = state.DEFAULT_INSTANCE
     foreign_creations: int = 0  # requests in flight that other tools started
     timings: Timings = field(default_factory=Timings)
-    creations: threading.BoundedSemaphore = field(init=False)
+    creations: threading.Semaphore = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Set on shutdown: changes not yet started are skipped, so a pass ends at a safe point.
     stop: threading.Event = field(default_factory=threading.Event)
@@ -81,9 +82,13 @@ class Context:
     created: set[tuple[str, str]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations)
-        self.creations = threading.BoundedSemaphore(max(1, slots))
-        self.creation_slots = slots
+        self.limit_creations(resumed=0)
+
+    def limit_creations(self, resumed: int) -> None:
+        """New requests may use what AWS's limit leaves after requests already in flight:
+        other tools', and this daemon's own that an earlier pass started."""
+        self.creation_slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations - resumed)
+        self.creations = threading.Semaphore(self.creation_slots)
 
     @property
     def marker_tags(self) -> list[dict[str, str]]:
@@ -146,6 +151,11 @@ def _settled_call(context: Context, client: Any, method: str, **kwargs: Any) -> 
     attempt = functools.partial(call, client, method, **kwargs)
     named = kwargs.get("RoleName") or kwargs.get("GroupName") or ""
     return context.settled(attempt) if context.is_new(client, named) else attempt()
+
+
+def _plain_call(context: Context, client: Any, method: str, **kwargs: Any) -> Any:
+    """The same call as `_settled_call`, not waited on."""
+    return call(client, method, **kwargs)
 
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
@@ -300,7 +310,10 @@ def _find_unit(org: Any, parent: str, name: str) -> str:
     units = pages(
         org, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent
     )
-    return next(str(u["Id"]) for u in units if u["Name"] == name)
+    found = next((str(u["Id"]) for u in units if u["Name"] == name), None)
+    if found is None:  # AWS said it exists but does not list it yet
+        raise AwsRequestError(f"unit {name} exists but is not listed yet; the next pass goes on")
+    return found
 
 
 @_apply.register
@@ -327,17 +340,14 @@ def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
 @_apply.register
 def _create_account(change: plan.CreateAccount, context: Context) -> None:
     org = context.sessions.client("organizations")
-    if not change.request_id and context.creation_slots == 0:
-        raise _NotNowError(
-            f"not requested: {MAX_CREATIONS_IN_FLIGHT} account creations are already in "
-            "progress in the organization (AWS's limit); the next pass requests it"
-        )
-    with context.creations:
-        request_id = change.request_id or _request_account(org, change)
-        status = _wait_for_creation(org, request_id, context)
+    if change.request_id:  # in flight already, and counted by AWS: no slot of ours needed
+        request_id, status = change.request_id, _wait_for_creation(org, change.request_id, context)
+    else:
+        with _creation_slot(context):
+            request_id = _request_account(org, change, context)
+            status = _wait_for_creation(org, request_id, context)
     if status["State"] != "SUCCEEDED":
         reason = str(status.get("FailureReason", "UNKNOWN"))
-        _record_failure(org, context, change, request_id)
         raise AwsRequestError(
             f"account {change.name} ({change.email}) {state.creation_failure(reason, request_id)}",
             operation="organizations:CreateAccount",
@@ -346,19 +356,33 @@ def _create_account(change: plan.CreateAccount, context: Context) -> None:
     account_id = status["AccountId"]
     with context.lock:
         context.account_ids[change.name] = account_id
-    _forget_failure(org, context, change.earlier_failure)
+    for done in (request_id, change.earlier_failure):
+        _forget_request(org, context, done)
     if change.unit:
-        call(
-            org,
-            "move_account",
-            AccountId=account_id,
-            SourceParentId=context.root_id,
-            DestinationParentId=context.unit_id(change.unit),
-        )
+        _move(context, account_id, context.root_id, change.unit)
     _wait_for_access(context, change.name, account_id)
 
 
-def _request_account(org: Any, change: plan.CreateAccount) -> str:
+@contextlib.contextmanager
+def _creation_slot(context: Context) -> Iterator[None]:
+    """One of the creations AWS allows in flight, waited for while others finish."""
+    if context.creation_slots == 0:
+        raise _NotNowError(
+            f"not requested: {MAX_CREATIONS_IN_FLIGHT} account creations are already in "
+            "progress in the organization (AWS's limit); the next pass requests it"
+        )
+    while not context.creations.acquire(timeout=1):
+        if context.stop.is_set():
+            raise _NotNowError("not requested: shutting down")
+    try:
+        if context.stop.is_set():
+            raise _NotNowError("not requested: shutting down")
+        yield
+    finally:
+        context.creations.release()
+
+
+def _request_account(org: Any, change: plan.CreateAccount, context: Context) -> str:
     # Never retried after a lost answer (sessions.NOT_IDEMPOTENT): a request that may have
     # gone through is found in flight, by name, on the next pass.
     answer = call(
@@ -369,7 +393,9 @@ def _request_account(org: Any, change: plan.CreateAccount) -> str:
         RoleName=change.bootstrap_role,
         Tags=[{"Key": k, "Value": v} for k, v in sorted(change.tags.items())],
     )
-    return str(answer["CreateAccountStatus"]["Id"])
+    request_id = str(answer["CreateAccountStatus"]["Id"])
+    _record_request(org, context, request_id, change)
+    return request_id
 
 
 def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str, Any]:
@@ -388,26 +414,31 @@ def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str,
         delay = min(delay * 2, context.timings.poll[1])
 
 
-def _record_failure(org: Any, context: Context, change: plan.CreateAccount, request: str) -> None:
-    """Tag the root with the declaration this request failed for: later passes report the
-    failure instead of sending it again, until the document changes the account."""
-    key = state.failure_record_key(context.instance, request)
+def _record_request(org: Any, context: Context, request: str, change: plan.CreateAccount) -> None:
+    """Tag the root with the declaration this request was sent for: should it fail, later
+    passes report the failure instead of sending it again, until the document changes the
+    account. The record of a request that succeeds is removed."""
+    key = state.creation_record_key(context.instance, request)
     try:
-        call(
-            org,
-            "tag_resource",
-            ResourceId=context.root_id,
-            Tags=[{"Key": key, "Value": change.fingerprint}],
+        tags = [{"Key": key, "Value": change.fingerprint}]
+        call(org, "tag_resource", ResourceId=context.root_id, Tags=tags)
+    except AwsError as exc:  # the account matters more than its record; say what it costs
+        log.warning(
+            "could not record the creation request of %s (a failure would be "
+            "requested again next pass): %s",
+            change.name,
+            exc,
         )
-        _forget_failure(org, context, change.earlier_failure)
-    except AwsError as exc:  # the failure itself is what matters; say why it may recur
-        log.warning("could not record the failed creation of %s: %s", change.name, exc)
 
 
-def _forget_failure(org: Any, context: Context, request: str | None) -> None:
-    if request:
-        key = state.failure_record_key(context.instance, request)
+def _forget_request(org: Any, context: Context, request: str | None) -> None:
+    if not request:
+        return
+    key = state.creation_record_key(context.instance, request)
+    try:
         call(org, "untag_resource", ResourceId=context.root_id, TagKeys=[key])
+    except AwsError as exc:  # a stale record of a finished request misleads nobody
+        log.warning("could not remove the record of creation request %s: %s", request, exc)
 
 
 def _wait_for_access(context: Context, name: str, account_id: str) -> None:
@@ -431,13 +462,19 @@ def _wait_for_access(context: Context, name: str, account_id: str) -> None:
 
 @_apply.register
 def _move_account(change: plan.MoveAccount, context: Context) -> None:
-    call(
-        context.sessions.client("organizations"),
-        "move_account",
-        AccountId=change.account_id,
-        SourceParentId=context.unit_id(change.source),
-        DestinationParentId=context.unit_id(change.destination),
-    )
+    _move(context, change.account_id, context.unit_id(change.source), change.destination)
+
+
+def _move(context: Context, account_id: str, source: str, destination: state.UnitPath) -> None:
+    # DuplicateAccountException: it is there already (a retried move whose answer was lost).
+    with contextlib.suppress(AlreadyExistsError):
+        call(
+            context.sessions.client("organizations"),
+            "move_account",
+            AccountId=account_id,
+            SourceParentId=source,
+            DestinationParentId=context.unit_id(destination),
+        )
 
 
 @_apply.register
@@ -475,10 +512,11 @@ def _create_role(change: plan.CreateRole, context: Context) -> None:
             Description="Access for people; managed by reconciler",
             Tags=context.marker_tags,
         )
-        context.created_in(iam, role.name)
     except AlreadyExistsError:
-        # Created by an earlier pass that was interrupted: finish the job instead.
+        # Created by an earlier pass that was interrupted, or by this request whose answer was
+        # lost and retried: finish the job instead.
         _set_role(iam, role, context)
+    context.created_in(iam, role.name)
     for arn in sorted(role.policies):
         _settled_call(context, iam, "attach_role_policy", RoleName=role.name, PolicyArn=arn)
     for name, document in sorted(role.inline_policies.items()):
@@ -493,9 +531,14 @@ def _create_role(change: plan.CreateRole, context: Context) -> None:
 
 
 def _set_role(iam: Any, role: state.Role, context: Context) -> None:
-    call(iam, "update_assume_role_policy", RoleName=role.name, PolicyDocument=role.trust_policy)
-    call(iam, "update_role", RoleName=role.name, MaxSessionDuration=role.max_session_duration)
-    call(iam, "tag_role", RoleName=role.name, Tags=context.marker_tags)
+    context.created_in(iam, role.name)  # it may have been created a moment ago
+    trust = role.trust_policy
+    _settled_call(
+        context, iam, "update_assume_role_policy", RoleName=role.name, PolicyDocument=trust
+    )
+    duration = role.max_session_duration
+    _settled_call(context, iam, "update_role", RoleName=role.name, MaxSessionDuration=duration)
+    _settled_call(context, iam, "tag_role", RoleName=role.name, Tags=context.marker_tags)
 
 
 @_apply.register
@@ -604,7 +647,7 @@ def _create_group(change: plan.CreateGroup, context: Context) -> None:
     group = change.definition
     with contextlib.suppress(AlreadyExistsError):  # made by an earlier, interrupted pass
         call(iam, "create_group", GroupName=group.name, Path=group.path)
-        context.created_in(iam, group.name)
+    context.created_in(iam, group.name)
     _put_grants(iam, group.name, group.grant_policy, context)
 
 
@@ -640,13 +683,16 @@ def _detach_group_policy(change: plan.DetachGroupPolicy, context: Context) -> No
 def _put_grants(iam: Any, group: str, document: str | None, context: Context) -> None:
     """Write the grant policy with every account id resolved. Grants on accounts that do not
     exist (their creation failed) are left out and reported, and the others still land; grants
-    on accounts still being created in this pass are added when their creation ends."""
-    if document is None:
+    on accounts still being created in this pass are added when their creation ends. Whatever
+    the document no longer grants is revoked now, even if nothing is left to grant yet."""
+    with context.lock:  # ids and creations in progress seen at one moment
+        ids, creating = dict(context.account_ids), set(context.creating)
+    resolved, missing = _resolve(document, ids) if document is not None else (None, set())
+    if resolved is None:
+        # NoSuchEntity: no grant policy (or no group): nothing to revoke, nothing to wait for.
         with contextlib.suppress(NotFoundError):
             call(iam, "delete_group_policy", GroupName=group, PolicyName=state.GRANT_POLICY_NAME)
-        return
-    resolved, missing = _resolve(document, context)
-    if resolved is not None:
+    else:
         _settled_call(
             context,
             iam,
@@ -655,17 +701,15 @@ def _put_grants(iam: Any, group: str, document: str | None, context: Context) ->
             PolicyName=state.GRANT_POLICY_NAME,
             PolicyDocument=resolved,
         )
-    with context.lock:
-        pending = missing & context.creating
-    if pending:
-        raise _WaitingForAccountsError(f"grants on {', '.join(sorted(pending))} wait on creation")
+    if missing & creating:
+        raise _WaitingForAccountsError(f"grants on {', '.join(sorted(missing & creating))} wait")
     if missing:
         raise AwsRequestError(
             f"grants on {', '.join(sorted(missing))} not written: account not created"
         )
 
 
-def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
+def _resolve(document: str, ids: dict[str, str]) -> tuple[str | None, set[str]]:
     parsed = json.loads(document)
     missing: set[str] = set()
     arns: list[str] = []
@@ -677,12 +721,10 @@ def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
                 arns.append(arn)
                 continue
             partition, name = match.groups()
-            with context.lock:
-                account_id = context.account_ids.get(name)
-            if account_id is None:
-                missing.add(name)
+            if name in ids:
+                arns.append(_PLACEHOLDER.sub(f"arn:{partition}:iam::{ids[name]}:", arn))
             else:
-                arns.append(_PLACEHOLDER.sub(f"arn:{partition}:iam::{account_id}:", arn))
+                missing.add(name)
     if not arns:
         return None, missing
     return policies.compact_json(policies.grant_policy(arns)), missing
@@ -691,10 +733,15 @@ def _resolve(document: str, context: Context) -> tuple[str | None, set[str]]:
 @_apply.register
 def _add_member(change: plan.AddMember, context: Context) -> None:
     iam = _source_iam(context)
+    add = functools.partial(
+        _settled_call if change.user_exists else _plain_call,
+        context,
+        iam,
+        "add_user_to_group",
+    )
     try:
-        _settled_call(
-            context, iam, "add_user_to_group", GroupName=change.group, UserName=change.user
-        )
+        # A user the read did not find is not waited for: the plan already said it is missing.
+        add(GroupName=change.group, UserName=change.user)
     except NotFoundError as exc:
         raise NotFoundError(
             f"{exc} ({_missing_member_part(iam, change, context)})",

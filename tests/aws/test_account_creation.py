@@ -19,8 +19,11 @@ CREATE = "organizations:CreateAccount"
 EXPLAINED = {
     "EMAIL_ALREADY_EXISTS": "the email address is already used by another AWS account",
     "ACCOUNT_LIMIT_EXCEEDED": "the organization has reached its account quota",
-    "CONCURRENT_ACCOUNT_MODIFICATION": "a request with the same information was already made",
     "INVALID_EMAIL": "AWS rejected the email address",
+    "MISSING_PAYMENT_INSTRUMENT": "the management account has no valid payment method",
+}
+PASSING = {
+    "CONCURRENT_ACCOUNT_MODIFICATION": "a request with the same information was already made",
     "INTERNAL_FAILURE": "AWS had an internal failure",
 }
 
@@ -34,7 +37,7 @@ def _creation(result: object, name: str) -> plan.Outcome:
 
 def _records(aws: Aws) -> dict[str, str]:
     tags = aws.org.list_tags_for_resource(ResourceId=aws.root())["Tags"]
-    return {t["Key"]: t["Value"] for t in tags if ":failed-creation:" in t["Key"]}
+    return {t["Key"]: t["Value"] for t in tags if ":creation:" in t["Key"]}
 
 
 @pytest.mark.parametrize("reason", sorted(EXPLAINED))
@@ -49,7 +52,7 @@ def test_a_failed_creation_is_reported_and_not_sent_again(
     assert creation.status == plan.Status.FAILED
     assert f"creation failed: {reason}: {EXPLAINED[reason]}" in creation.error
     [(key, _)] = _records(aws).items()
-    assert key.startswith("reconciler:failed-creation:car-")
+    assert key.startswith("reconciler:creation:car-")  # the others' records went with success
     # The others converged: only acme-prod's work is left.
     sent = strict.calls[CREATE]
     second = run_pass(aws.url, apply=True)
@@ -57,6 +60,24 @@ def test_a_failed_creation_is_reported_and_not_sent_again(
     assert reason in second.plan.unreachable["acme-prod"]
     assert "not requested again until the document changes" in second.plan.unreachable["acme-prod"]
     assert {c.account for c in second.plan.changes} == set()
+
+
+@pytest.mark.parametrize("reason", sorted(PASSING))
+def test_a_failure_that_may_pass_is_requested_again_next_pass(
+    aws: Aws, strict: StrictAws, reason: str
+) -> None:
+    strict.settings.fail_creations = {ACME_PROD: reason}
+    first = run_pass(aws.url, apply=True)
+    assert f"creation failed: {reason}: {PASSING[reason]}" in _creation(first, "acme-prod").error
+    strict.settings.fail_creations = {}
+    sent = strict.calls[CREATE]
+
+    second = run_pass(aws.url, apply=True)
+
+    assert second.converged, failures(second)
+    assert strict.calls[CREATE] > sent  # requested again (conflicts count as calls too)
+    assert ACME_PROD in aws.accounts()
+    assert _records(aws) == {}
 
 
 def test_a_changed_account_is_requested_again_and_the_record_cleared(

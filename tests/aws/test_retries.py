@@ -33,7 +33,11 @@ def _in(account: str) -> sessions.AccountClient:
 def _needs_retry(retries: Any, account: str, answer: Any, operation: Any = LIST_ROLES) -> Any:
     with _in(account).bound():
         return retries.needs_retry(
-            response=answer, operation=operation, attempts=1, caught_exception=None
+            response=answer,
+            operation=operation,
+            attempts=1,
+            caught_exception=None,
+            event_name=f"needs-retry.iam.{operation.name}",
         )
 
 
@@ -44,7 +48,7 @@ def test_throttling_pauses_only_the_throttled_account() -> None:
 
     started = time.monotonic()
     with _in("222222222222").bound():
-        retries.pace()  # another account: no pause
+        retries.pace(event_name="before-send.iam.ListRoles")  # another account: no pause
     assert time.monotonic() - started < 0.05
 
 
@@ -52,13 +56,13 @@ def test_the_retry_quota_is_per_account() -> None:
     retries = sessions._Retries()
     capacity, cost = sessions.RETRY_QUOTA
     throttled = [
-        _needs_retry(retries, "111111111111", _error(409, "ConcurrentModification"))
+        _needs_retry(retries, "111111111111", _error(400, "Throttling"))
         for _ in range(capacity // cost + 1)
     ]
     assert throttled[-1] is None  # that account's quota is spent: no more retries for it
     assert all(d is not None for d in throttled[:-1])
     # Another account still gets its retries.
-    assert _needs_retry(retries, "222222222222", _error(409, "ConcurrentModification")) is not None
+    assert _needs_retry(retries, "222222222222", _error(400, "Throttling")) is not None
 
 
 def test_what_is_retried() -> None:
