@@ -34,8 +34,9 @@ from reconciler.errors import AwsError, ReconcilerError, SpecError
 from reconciler.plan import Status
 
 Command = Callable[[argparse.Namespace], int]
-# An instance name is a tag value and an IAM path element: both accept these characters.
-_INSTANCE = re.compile(r"[A-Za-z0-9+=,.@_-]{1,64}")
+# An instance name is a tag value, an IAM path element and part of a tag key: all three accept
+# these characters; AWS reserves tag keys that start with "aws", and a leading "-" reads as a flag.
+_INSTANCE = re.compile(r"(?!aws|-)[A-Za-z0-9+=.@_-]{1,64}", re.IGNORECASE)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,7 +340,8 @@ def _daemon_options(
 def _instance_name(value: str) -> str:
     if not _INSTANCE.fullmatch(value):
         raise argparse.ArgumentTypeError(
-            f"{value!r} is not an instance name: 1 to 64 of A-Z a-z 0-9 + = , . @ _ -"
+            f"{value!r} is not an instance name: 1 to 64 of A-Z a-z 0-9 + = . @ _ -, "
+            "not starting with aws or -"
         )
     return value
 

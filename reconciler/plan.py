@@ -502,7 +502,7 @@ class Outcome:
     status: Status
     error: str = ""
     blocks_account: bool = False
-    waiting: Exception | None = field(default=None, compare=False, repr=False)
+    deferred: bool = False  # not final: it waits on accounts this pass is still creating
 
 
 def _identity(change: Change) -> str:

@@ -213,7 +213,8 @@ def _read_accounts(
 ) -> tuple[list[state.Account], dict[str, str]]:
     unreachable: dict[str, str] = {}
     # Suspended and closing accounts are never assumed into: the diff reports them as they are.
-    readable = {id_: a for id_, a in matched.items() if _is_active(live, id_)}
+    active = {a.id for a in live if a.state == state.ACTIVE}
+    readable = {id_: a for id_, a in matched.items() if id_ in active}
     result = [a for a in live if a.id not in readable]
     # One management client for every account's tags: asking Sessions for it per account made
     # each reader queue behind the lock under which other readers build their member clients.
@@ -284,10 +285,6 @@ def _member_iam(sessions: Sessions, account: state.Account) -> Any:
             if delay is None:
                 raise
             time.sleep(delay)
-
-
-def _is_active(accounts: list[state.Account], account_id: str) -> bool:
-    return any(a.id == account_id and a.state == state.ACTIVE for a in accounts)
 
 
 def read_roles(

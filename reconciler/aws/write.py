@@ -144,18 +144,16 @@ def _account_of(client: Any, context: Context) -> str:
     return str(credentials.account_id) if credentials else context.sessions.management_account_id
 
 
-def _settled_call(context: Context, client: Any, method: str, **kwargs: Any) -> Any:
+def _settled_call(
+    context: Context, client: Any, method: str, *, wait: bool = True, **kwargs: Any
+) -> Any:
     """An IAM call naming a role or group. If this pass created it, IAM may not show it to
-    this call yet (eventual consistency), so NoSuchEntity is retried a while; otherwise it
-    means what it says (a missing policy, say) and is not waited on."""
+    this call yet (eventual consistency), so NoSuchEntity is retried a while (unless `wait` is
+    false); otherwise it means what it says (a missing policy, say) and is not waited on."""
     attempt = functools.partial(call, client, method, **kwargs)
     named = kwargs.get("RoleName") or kwargs.get("GroupName") or ""
-    return context.settled(attempt) if context.is_new(client, named) else attempt()
-
-
-def _plain_call(context: Context, client: Any, method: str, **kwargs: Any) -> Any:
-    """The same call as `_settled_call`, not waited on."""
-    return call(client, method, **kwargs)
+    fresh = wait and context.is_new(client, named)
+    return context.settled(attempt) if fresh else attempt()
 
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
@@ -237,7 +235,7 @@ def _source_lane(
     outcomes, deferred = [], []
     for change in changes:
         outcome = _apply_one(change, context)
-        if isinstance(outcome.waiting, _WaitingForAccountsError):
+        if outcome.deferred:
             deferred.append(change)
         else:
             outcomes.append(outcome)
@@ -267,7 +265,7 @@ def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
     except _NotReadyError as exc:
         return plan.Outcome(change, plan.Status.APPLIED, str(exc), blocks_account=True)
     except _WaitingForAccountsError as exc:
-        return plan.Outcome(change, plan.Status.SKIPPED, str(exc), waiting=exc)
+        return plan.Outcome(change, plan.Status.SKIPPED, str(exc), deferred=True)
     except AccessError as exc:
         return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}", blocks_account=True)
     except ReconcilerError as exc:
@@ -733,15 +731,16 @@ def _resolve(document: str, ids: dict[str, str]) -> tuple[str | None, set[str]]:
 @_apply.register
 def _add_member(change: plan.AddMember, context: Context) -> None:
     iam = _source_iam(context)
-    add = functools.partial(
-        _settled_call if change.user_exists else _plain_call,
-        context,
-        iam,
-        "add_user_to_group",
-    )
     try:
         # A user the read did not find is not waited for: the plan already said it is missing.
-        add(GroupName=change.group, UserName=change.user)
+        _settled_call(
+            context,
+            iam,
+            "add_user_to_group",
+            wait=change.user_exists,
+            GroupName=change.group,
+            UserName=change.user,
+        )
     except NotFoundError as exc:
         raise NotFoundError(
             f"{exc} ({_missing_member_part(iam, change, context)})",
