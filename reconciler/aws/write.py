@@ -147,13 +147,15 @@ def _account_of(client: Any, context: Context) -> str:
 def _settled_call(
     context: Context, client: Any, method: str, *, wait: bool = True, **kwargs: Any
 ) -> Any:
-    """An IAM call naming a role or group. If this pass created it, IAM may not show it to
-    this call yet (eventual consistency), so NoSuchEntity is retried a while (unless `wait` is
-    false); otherwise it means what it says (a missing policy, say) and is not waited on."""
+    """An IAM call naming a role or group that exists (the read saw it, or this pass created
+    it, or another process did a moment ago): IAM may not show it to this call yet (eventual
+    consistency), so NoSuchEntity is retried a while. Not when the call also names a managed
+    policy, unless the role or group is this pass's own: then NoSuchEntity most likely means
+    the policy is missing, which waiting does not mend; nor when `wait` is false."""
     attempt = functools.partial(call, client, method, **kwargs)
     named = kwargs.get("RoleName") or kwargs.get("GroupName") or ""
-    fresh = wait and context.is_new(client, named)
-    return context.settled(attempt) if fresh else attempt()
+    lagging = "PolicyArn" not in kwargs or context.is_new(client, named)
+    return context.settled(attempt) if wait and lagging else attempt()
 
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
