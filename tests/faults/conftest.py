@@ -9,15 +9,12 @@ import pytest
 from tests.aws.support import Aws
 from tests.faults.support import Endpoint
 from tests.simulation.faults import FaultyServer
-from tests.simulation.strict import StrictSettings
 
 
-@pytest.fixture(scope="session")
-def faulty_server(dummy_credentials: None) -> Iterator[FaultyServer]:
-    server = FaultyServer(strict=StrictSettings())
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture
+def faulty_server(simulator: FaultyServer) -> FaultyServer:
+    """The session's strict simulator (tests/conftest.py), its fault injector steered here."""
+    return simulator
 
 
 @pytest.fixture

@@ -1,9 +1,7 @@
-"""The strict simulator, one per session; each test gets it reset and calm (see `calm`), with an
-organization in the management account."""
+"""The strict simulator of the whole session (tests/conftest.py), made calm for each test here
+(see `calm`), with an organization in the management account."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,12 +10,10 @@ from tests.simulation.strict import StrictAws
 from tests.simulation.support import Clients, calm, reset_moto
 
 
-@pytest.fixture(scope="session")
-def strict_server(dummy_credentials: None) -> Iterator[FaultyServer]:
-    server = FaultyServer(strict=calm())
-    server.start()
-    yield server
-    server.stop()
+@pytest.fixture
+def strict_server(simulator: FaultyServer) -> FaultyServer:
+    simulator.injector.faults, simulator.injector.latency = [], 0.0
+    return simulator
 
 
 @pytest.fixture
