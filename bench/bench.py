@@ -1,4 +1,4 @@
-"""Benchmark at organization scale (issue 6): calls per account, wall time, concurrency speed-up
+"""Benchmark at organization scale: calls per account, wall time, concurrency speed-up
 and peak memory of a reconcile pass, against the simulator with a fixed latency per call.
 
     .venv/bin/python bench/bench.py                  # 250 and 1,000 accounts

@@ -1,6 +1,6 @@
 """The `reconciler` command line: thin wrappers that call the pipeline and set the exit status.
 
-Every flag also reads `RECONCILER_<FLAG>` from the environment (SPEC section 4), so a
+Every flag also reads `RECONCILER_<FLAG>` from the environment, so a
 Kubernetes ConfigMap can configure the daemon without a command line.
 """
 

@@ -1,4 +1,4 @@
-"""The daemon (SPEC section 4): fetch the source, keep the last valid revision, reconcile on a
+"""The daemon: fetch the source, keep the last valid revision, reconcile on a
 schedule, publish metrics, answer probes, and stop cleanly on SIGTERM or SIGINT.
 
 APScheduler runs one pass at a time (max_instances=1, missed runs coalesced); a lock makes

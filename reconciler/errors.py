@@ -3,7 +3,7 @@
     ReconcilerError
     ├── SpecError             the document is invalid; carries every problem found, with positions
     ├── SourceError           the git source cannot be fetched or read
-    ├── SafetyError           a safety rail refused the whole plan (SPEC section 7); nothing changed
+    ├── SafetyError           a safety rail refused the whole plan; nothing changed
     └── AwsError              an AWS call failed; botocore's ClientError is translated at the edge
         ├── AccessError       terminal for one account: role cannot be assumed, access denied
         ├── TransientAwsError throttling or service trouble that outlived the retries

@@ -1,4 +1,4 @@
-"""Every Prometheus metric of SPEC section 5, in one registry, updated from pass results.
+"""Every Prometheus metric the README lists, in one registry, updated from pass results.
 
 Metrics are derived from values (a pass's `Result`, each AWS call's botocore event), never
 from log lines. Labels are bounded: kind, change, result, phase, service, operation, outcome,

@@ -1,4 +1,4 @@
-"""Safety rails (SPEC section 7), applied to a Plan before anything is changed.
+"""Safety rails, applied to a Plan before anything is changed.
 
 Pure: takes the document, the plan and facts read from AWS, returns the plan to apply or
 raises `SafetyError`, in which case nothing at all is applied. Changes to protected accounts

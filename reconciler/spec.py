@@ -1,4 +1,4 @@
-"""The desired-state document (SPEC section 2) as frozen pydantic models, and its cross-checks.
+"""The desired-state document (see the README) as frozen pydantic models, and its cross-checks.
 
 Pure: no file, network or AWS access. `load.py` reads the YAML and maps the errors raised here
 back to lines and columns. Validation happens in two steps: the models check each value where

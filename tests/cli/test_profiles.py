@@ -1,4 +1,4 @@
-"""`reconciler profiles`: an ~/.aws/config block per (account, role) a group grants (SPEC 1)."""
+"""`reconciler profiles`: an ~/.aws/config block per (account, role) a group grants."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ ALERTS = {
     "ReconcilerAwsApiErrorsRising",
 }
 
-# A dashboard topic (issue 5) and a metric whose presence shows the dashboard covers it.
+# A dashboard topic and a metric whose presence shows the dashboard covers it.
 DASHBOARD_TOPICS = {
     "drift by kind and change": "reconciler_drift_resources",
     "drift by account": "reconciler_account_drift_resources",

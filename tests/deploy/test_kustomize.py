@@ -142,7 +142,7 @@ def test_deployment_runs_one_daemon_that_stops_in_time(objects: list[dict[str, A
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     pod = deployment["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == one(objects, "ServiceAccount")["metadata"]["name"]
-    # SIGTERM ends a pass within 30 s (SPEC section 4); the kubelet must wait longer than that.
+    # SIGTERM ends a pass within 30 s; the kubelet must wait longer than that.
     assert pod["terminationGracePeriodSeconds"] > 30
 
 

@@ -16,7 +16,7 @@ MFA = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
 
 
 def trust(**statement: Any) -> dict[str, Any]:
-    """The MFA trust policy of SPEC section 1, with some statement fields replaced."""
+    """The MFA trust policy of the manual set-up, with some statement fields replaced."""
     base = {
         "Effect": "Allow",
         "Principal": {"AWS": ROOT},

@@ -1,4 +1,4 @@
-"""Safety rails (SPEC section 7): each refuses the whole plan, or withholds what it must not."""
+"""Safety rails: each refuses the whole plan, or withholds what it must not."""
 
 from __future__ import annotations
 

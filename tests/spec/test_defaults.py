@@ -1,4 +1,4 @@
-"""What the document means where it says nothing: the defaults SPEC section 2 promises."""
+"""What the document means where it says nothing: the defaults the README promises."""
 
 from __future__ import annotations
 
