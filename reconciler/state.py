@@ -19,7 +19,6 @@ from reconciler import policies, spec
 # roles and units carry the tag managed-by=<instance>, groups live under the path /<instance>/.
 MARKER_KEY = "managed-by"
 DEFAULT_INSTANCE = "reconciler"
-MARKER_VALUE = DEFAULT_INSTANCE
 GROUP_PATH = f"/{DEFAULT_INSTANCE}/"
 GRANT_POLICY_NAME = "reconciler-grants"
 ACTIVE = "ACTIVE"  # the one account state in which an account is read and changed

@@ -127,16 +127,31 @@ class Context:
         """`attempt()`, retried while AWS answers NoSuchEntity, for at most `timings.settle`
         seconds: IAM is eventually consistent, and an entity created moments ago may not be
         visible to the next call yet. The last answer's message is kept."""
-        deadline = time.monotonic() + self.timings.settle
-        delay = 0.1
+        return self.retrying(
+            attempt, NotFoundError, self.timings.settle, (0.1, 2.0), "the next pass finishes it"
+        )
+
+    def retrying(
+        self,
+        attempt: Callable[[], _T],
+        error: type[Exception],
+        seconds: float,
+        delays: tuple[float, float],
+        resumes: str,
+    ) -> _T:
+        """`attempt()`, tried again while it raises `error`, waiting from `delays[0]` seconds,
+        doubled up to `delays[1]`, for at most `seconds` in all; then the last error is raised.
+        A shutdown ends the wait (see `pause`)."""
+        deadline = time.monotonic() + seconds
+        delay = delays[0]
         while True:
             try:
                 return attempt()
-            except NotFoundError:
+            except error:
                 if time.monotonic() + delay > deadline:
                     raise
-                self.pause(delay, "the next pass finishes it")
-                delay = min(delay * 2, 2.0)
+                self.pause(delay, resumes)
+                delay = min(delay * 2, delays[1])
 
 
 def _account_of(client: Any, context: Context) -> str:
@@ -371,11 +386,11 @@ def _creation_slot(context: Context) -> Iterator[None]:
             f"not requested: {MAX_CREATIONS_IN_FLIGHT} account creations are already in "
             "progress in the organization (AWS's limit); the next pass requests it"
         )
-    while not context.creations.acquire(timeout=1):
+    while not context.creations.acquire(timeout=1):  # others' creations still in flight
         if context.stop.is_set():
             raise _NotNowError("not requested: shutting down")
     try:
-        if context.stop.is_set():
+        if context.stop.is_set():  # the slot came with the shutdown: request nothing new
             raise _NotNowError("not requested: shutting down")
         yield
     finally:
@@ -444,20 +459,15 @@ def _forget_request(org: Any, context: Context, request: str | None) -> None:
 def _wait_for_access(context: Context, name: str, account_id: str) -> None:
     """A new account's bootstrap role can take minutes to become assumable. Past the wait,
     the account is created all the same: its roles are made by a later pass."""
-    deadline = time.monotonic() + context.timings.access
-    delay = 1.0
-    while True:
-        try:
-            context.sessions.client("iam", account_id)
-            return
-        except AccessError as exc:
-            if time.monotonic() + delay > deadline:
-                raise _NotReadyError(
-                    f"account {name} created as {account_id}; its bootstrap role is not "
-                    f"assumable yet ({exc}): its roles are made by a later pass"
-                ) from exc
-            context.pause(delay, "its roles are made next pass")
-            delay = min(delay * 2, 15.0)
+    assume = functools.partial(context.sessions.client, "iam", account_id)
+    resumes = "its roles are made next pass"
+    try:
+        context.retrying(assume, AccessError, context.timings.access, (1.0, 15.0), resumes)
+    except AccessError as exc:
+        raise _NotReadyError(
+            f"account {name} created as {account_id}; its bootstrap role is not "
+            f"assumable yet ({exc}): its roles are made by a later pass"
+        ) from exc
 
 
 @_apply.register
