@@ -105,7 +105,12 @@ def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) ->
     concurrency = int(args.concurrency)
     sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=not apply)
     return reconcile.reconcile(
-        document, sessions, apply=apply, concurrency=concurrency, instance=args.instance
+        document,
+        sessions,
+        apply=apply,
+        concurrency=concurrency,
+        instance=args.instance,
+        allow_mass_removal=args.allow_mass_removal,
     )
 
 
@@ -139,6 +144,7 @@ def _settings(args: argparse.Namespace) -> daemon.Settings:
         endpoint_url=args.endpoint_url,
         listen=args.listen,
         instance=args.instance,
+        allow_mass_removal=args.allow_mass_removal,
     )
 
 
@@ -233,6 +239,30 @@ class _EnvDefault(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         setattr(namespace, self.dest, values)
+
+
+class _EnvFlag(argparse.Action):
+    """A switch that RECONCILER_<FLAG>=true (or 1, yes) also turns on; any other value of the
+    variable is refused rather than read as off."""
+
+    _ON, _OFF = {"true", "1", "yes"}, {"false", "0", "no", ""}
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        variable = "RECONCILER_" + dest.upper()
+        value = os.environ.get(variable, "").strip().lower()
+        if value not in self._ON | self._OFF:
+            raise SystemExit(f"reconciler: {variable}={value!r} must be true or false")
+        kwargs["help"] = f"{kwargs.get('help', '')} [env {variable}]".strip()
+        super().__init__(option_strings, dest, nargs=0, default=value in self._ON, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, True)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -354,6 +384,13 @@ def _instance_option(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
         type=_instance_name,
         help="the name this daemon's ownership marker carries: daemons sharing accounts "
         "each prune only their own (default: %(default)s)",
+    )
+    sub.add_argument(
+        "--allow-mass-removal",
+        action=_EnvFlag,
+        help="allow a plan that removes more than half of what the daemon manages of a kind "
+        "(groups, memberships, grants, roles); off by default, and kept out of the document "
+        "so that the pull request making the removal cannot also allow it",
     )
     return sub
 

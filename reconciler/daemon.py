@@ -45,6 +45,7 @@ class Settings:
     endpoint_url: str | None = None
     listen: str = "0.0.0.0:8080"
     instance: str = state.DEFAULT_INSTANCE
+    allow_mass_removal: bool = False
 
 
 @dataclass
@@ -119,6 +120,7 @@ class Daemon:
                 concurrency=self.settings.concurrency,
                 stop=self.stop,
                 instance=self.settings.instance,
+                allow_mass_removal=self.settings.allow_mass_removal,
             )
         except ReconcilerError as exc:
             log.error("pass failed: %s", exc)

@@ -56,6 +56,7 @@ def reconcile(
     stop: threading.Event | None = None,
     instance: str = state.DEFAULT_INSTANCE,
     timings: write.Timings | None = None,
+    allow_mass_removal: bool = False,
 ) -> Result:
     clock = _Clock()
     # Read the organization and every declared account's roles, in parallel.

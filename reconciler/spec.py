@@ -161,6 +161,8 @@ class RoleTemplate(_Model):
     inline_policies: dict[PolicyName, dict[str, Any]] = Field(default_factory=dict)
     require_mfa: StrictBool = True
     max_session_duration: StrictInt = Field(default=3600, ge=3600, le=43200)
+    # Take over a live role of this name made without the daemon's marker, in every account.
+    adopt: StrictBool = False
 
 
 class Access(_Model):
@@ -175,6 +177,8 @@ class Account(_Model):
     unit: StrictStr | None = None
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
     roles: tuple[RoleName, ...] | None = None
+    # Roles of this account to take over although they were made without the daemon's marker.
+    adopt_roles: tuple[RoleName, ...] = ()
 
 
 class Grant(_Model):
@@ -186,6 +190,8 @@ class Group(_Model):
     name: GroupName
     users: tuple[UserName, ...] = ()
     grants: tuple[Grant, ...] = ()
+    # Take over a live group of this name made outside the daemon's path (and its members).
+    adopt: StrictBool = False
 
 
 class Policy(_Model):
@@ -313,6 +319,14 @@ def _check_accounts(spec: Spec) -> Iterator[Problem]:
         for role_index, role in enumerate(account.roles or ()):
             if role not in templates:
                 yield (*loc, "roles", role_index), _unknown("role", role, templates, "access.roles")
+        carried = set(spec.role_names(account))
+        for role_index, role in enumerate(account.adopt_roles):
+            if role not in carried:
+                yield (
+                    (*loc, "adopt_roles", role_index),
+                    f"account {account.name!r} does not carry role {role!r}, so there is "
+                    "nothing of that name to adopt",
+                )
 
 
 def _check_groups(spec: Spec) -> Iterator[Problem]:
