@@ -65,7 +65,7 @@ def test_every_problem_is_printed(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert err.splitlines() == [
         "invalid document: 2 problems:",
         f"{path}:19:5: accounts[0].ou: unknown key 'ou'; "
-        "allowed here: name, email, id, unit, tags, roles",
+        "allowed here: name, email, id, unit, tags, roles, adopt_roles",
         f"{path}:22:12: {BAD_EMAIL_ERROR}",
     ]
 
