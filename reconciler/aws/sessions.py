@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import datetime
+import json
 import random
 import threading
 import time
@@ -38,7 +39,26 @@ from reconciler.errors import (
 # that could lapse mid-pass (AssumeRole issues them for one hour by default).
 REFRESH_MARGIN = datetime.timedelta(minutes=15)
 SESSION_NAME = "reconciler"
-READ_ONLY_POLICY = "ReadOnlyAccess"  # an AWS managed policy, in the partition of the credentials
+# Plan mode's session policy for member accounts: exactly the reads plan makes there (roles, and
+# the source account's users and groups; see read.py), none of which has resource-level
+# permissions. AWS grants a session the intersection of the role's policies and this one, so the
+# bootstrap role's credentials cannot write. Not the AWS managed ReadOnlyAccess: that one also
+# reads S3 objects, DynamoDB items, logs and more that plan never needs. Packed, a session policy
+# must stay under 2,048 characters (AssumeRole's `Policy` limit).
+READ_ONLY_SESSION_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PlanReadsRolesUsersAndGroups",
+                "Effect": "Allow",
+                "Action": ["iam:GetAccountAuthorizationDetails", "iam:ListRoles"],
+                "Resource": "*",
+            }
+        ],
+    },
+    separators=(",", ":"),
+)
 
 # Retries are ours, not botocore's (see `_Retries`): botocore's retry quota and adaptive rate
 # limiter belong to a client, and one client serves every member account, so one throttled
@@ -255,7 +275,7 @@ class Sessions:
             "assume_role",
             RoleArn=policies.role_arn(account_id, self.bootstrap_role, self.identity().partition),
             RoleSessionName=SESSION_NAME,
-            PolicyArns=self._session_policies(),
+            **self._session_policy(),
         )
         raw = answer["Credentials"]
         keys = botocore.credentials.ReadOnlyCredentials(
@@ -266,11 +286,9 @@ class Sessions:
             self._credentials[account_id] = fresh
         return fresh
 
-    def _session_policies(self) -> list[dict[str, str]]:
-        if not self._read_only:
-            return []
-        partition = self.identity().partition
-        return [{"arn": policies.aws_managed_policy(READ_ONLY_POLICY, partition)}]
+    def _session_policy(self) -> dict[str, str]:
+        """AssumeRole's session-policy argument: the read-only policy in plan mode, else none."""
+        return {"Policy": READ_ONLY_SESSION_POLICY} if self._read_only else {}
 
     def forget(self, account_id: str) -> None:
         """Drop cached credentials, e.g. after AWS rejected them."""
