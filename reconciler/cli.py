@@ -42,6 +42,7 @@ _INSTANCE = re.compile(r"(?!aws|-)[A-Za-z0-9+=.@_-]{1,64}", re.IGNORECASE)
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    _check_signature_options(parser, args)
     command: Command = args.command
     try:
         return command(args)
@@ -51,6 +52,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReconcilerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+
+
+def _check_signature_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Half of the signature options would look like protection and give none: refused."""
+    verify = getattr(args, "verify_signatures", False)
+    signers = getattr(args, "allowed_signers", None)
+    if verify and not signers:
+        parser.error("--verify-signatures needs --allowed-signers FILE")
+    if signers and not verify:
+        parser.error("--allowed-signers is read only with --verify-signatures")
+    if verify and not args.source_url:
+        parser.error("--verify-signatures needs --source-url: a directory carries no signatures")
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -158,6 +171,8 @@ def _source(args: argparse.Namespace) -> source.Source:
         workdir=Path(args.workdir),
         ssh_key_file=args.git_ssh_key_file,
         token=os.environ.get("RECONCILER_GIT_TOKEN"),
+        known_hosts_file=args.git_known_hosts_file,
+        allowed_signers=args.allowed_signers,
     )
 
 
@@ -350,6 +365,23 @@ def _daemon_options(
         option("--source-path", default="desired/accounts.yaml", help="document path in the repo")
         option("--workdir", default="/var/lib/reconciler", help="where the clone is kept")
         option("--git-ssh-key-file", default=None, help="SSH key for the git remote")
+        option(
+            "--git-known-hosts-file",
+            default=None,
+            help="known_hosts file with the SSH remote's host key (default: ~/.ssh/known_hosts); "
+            "an unknown host key is refused",
+        )
+        sub.add_argument(
+            "--verify-signatures",
+            action=_EnvFlag,
+            help="apply only revisions whose head commit carries an SSH signature by a key "
+            "listed in --allowed-signers",
+        )
+        option(
+            "--allowed-signers",
+            default=None,
+            help="ssh-keygen allowed signers file for --verify-signatures",
+        )
     option("--interval", default=interval, type=float, help="seconds between passes")
     option("--jitter", default=min(30, interval / 10), type=float, help="random delay, seconds")
     option("--mode", default="apply", choices=["apply", "plan"], help="plan only reports drift")

@@ -8,17 +8,21 @@ metrics through `Metrics.record_pass`, from the pass's `Result` value.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
+import re
 import signal
+import socket
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import WSGIRequestHandler
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import make_wsgi_app
@@ -34,6 +38,9 @@ from reconciler.source import Revision, Source
 log = logging.getLogger("reconciler")
 
 SHUTDOWN_GRACE = 25.0  # seconds a pass may take to reach a safe point after SIGTERM (< 30 s)
+_LISTEN = re.compile(
+    r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]{0,253})):(?P<port>[0-9]{1,5})"
+)
 
 
 @dataclass
@@ -46,6 +53,9 @@ class Settings:
     listen: str = "0.0.0.0:8080"
     instance: str = state.DEFAULT_INSTANCE
     allow_mass_removal: bool = False
+    http_idle_timeout: float = 10.0  # seconds a connection may stay silent
+    http_request_deadline: float = 30.0  # seconds one connection may last, however it trickles
+    http_connections: int = 32  # served at once; probes and scrapes need a handful
 
 
 @dataclass
@@ -58,15 +68,21 @@ class DocumentState:
     newest_errors: list[str] = field(default_factory=list)
 
     def update(self, revision: Revision) -> None:
+        if revision.refusal:  # an untrusted revision is not even parsed
+            self._reject([revision.refusal])
+            return
         try:
             document = load.parse_spec(revision.text, revision.path)
         except SpecError as exc:
-            self.newest_valid = False
-            self.newest_errors = [str(issue) for issue in exc.issues]
+            self._reject([str(issue) for issue in exc.issues])
             return
         self.in_force = (revision, document)
         self.newest_valid = True
         self.newest_errors = []
+
+    def _reject(self, errors: list[str]) -> None:
+        self.newest_valid = False
+        self.newest_errors = errors
 
 
 class Daemon:
@@ -210,7 +226,7 @@ class Daemon:
 
     def run(self) -> int:
         """Serve HTTP, reconcile every interval, return 0 after SIGTERM or SIGINT."""
-        server = self._serve()
+        server = self.serve()
         scheduler = BackgroundScheduler(timezone="UTC")
         self.schedule(scheduler)
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -257,15 +273,16 @@ class Daemon:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
 
-    def _serve(self) -> Any:
-        host, _, port = self.settings.listen.rpartition(":")
-        server = make_server(
-            host or "0.0.0.0",  # noqa: S104
-            int(port),
-            self._app,
-            ThreadingWSGIServer,
-            handler_class=_QuietHandler,
-        )
+    def serve(self) -> _Server:
+        """Answer HTTP on `listen` from a thread; the caller stops it with `shutdown()`."""
+        host, port = parse_listen(self.settings.listen)
+        try:
+            server = _Server((host, port), self.settings)
+        except OSError as exc:
+            raise ReconcilerError(
+                f"cannot listen on {self.settings.listen}: {exc.strerror or exc}"
+            ) from exc
+        server.set_app(self._app)
         threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
         return server
 
@@ -287,6 +304,90 @@ def _text(start_response: Any, status: str, body: str) -> list[bytes]:
     return [body.encode()]
 
 
-class _QuietHandler(WSGIRequestHandler):
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`host:port`, `:port` or `[ipv6]:port` as a bindable address, or one line saying why not."""
+    match = _LISTEN.fullmatch(listen)
+    port = int(match.group("port")) if match else 0
+    if not match or not 0 < port < 65536:
+        raise ReconcilerError(
+            f"--listen {listen[:100]!r} is not host:port (port 1 to 65535, IPv6 in brackets)"
+        )
+    return match.group("v6") or match.group("host") or "0.0.0.0", port  # noqa: S104
+
+
+class _Server(ThreadingWSGIServer):
+    """A thread per connection, at most `http_connections` at once: beyond that a connection
+    is answered 503 and closed at once, so many idle clients cannot make threads without bound
+    (and each of those few is dropped after its timeouts, see `_Handler`)."""
+
+    def __init__(self, address: tuple[str, int], settings: Settings) -> None:
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.settings = settings
+        self._slots = threading.BoundedSemaphore(settings.http_connections)
+        super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            _refuse(request)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # the thread never started: its slot is free again
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out or went away is no news; anything else is logged once."""
+        error = sys.exc_info()[1]
+        if not isinstance(error, OSError):
+            log.warning("HTTP request failed: %r", error)
+
+
+def _refuse(request: socket.socket) -> None:
+    # Non-blocking: a full send buffer means a client that reads nothing, and it gets nothing.
+    with contextlib.suppress(OSError):
+        request.setblocking(False)
+        request.send(_BUSY)
+
+
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\nConnection: close\r\n"
+    b"Retry-After: 1\r\n\r\nbusy\n"
+)
+
+
+class _Handler(WSGIRequestHandler):
+    """One request per connection, within the idle timeout for each read or write and within
+    the deadline overall (a client sending a byte every few seconds is cut off too)."""
+
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.settings.http_idle_timeout)
+        self._deadline = threading.Timer(self.server.settings.http_request_deadline, self._cut_off)
+        self._deadline.daemon = True
+        self._deadline.start()
+
+    def handle(self) -> None:
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            super().handle()
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def _cut_off(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Probes every few seconds would drown the log."""
