@@ -8,12 +8,14 @@ method names passed to `call`, `pages` and `each_page`, and direct client method
 
 How IAM operations are treated. The daemon's own credentials (the pod's role, in the management
 account) act in the management account only: member accounts are entered through the bootstrap
-role, whose permissions Organizations grants (AdministratorAccess), not this policy. But the
-management account can itself be the source account (the default: groups and memberships) and
-a declared account (as in desired/accounts.yaml: its roles are read, and would be changed, with
-the pod's credentials). So reconciler-policy.json must allow every IAM operation the code calls,
-scoped to what the daemon manages: groups under the /reconciler/ path, and the role templates
-of desired/accounts.yaml; never the bootstrap role.
+role, whose permissions Organizations grants (AdministratorAccess), not this policy. In the
+management account the policy allows groups under the /reconciler/ path and their members (the
+management account may be the source account), and refuses every role change unless the
+operator removes the statement `RefuseRoleChangesInThisAccount`; even then only the role
+templates of desired/accounts.yaml, with the AWS managed policies the document names, and never
+the daemon's own roles or the bootstrap role. A small evaluator (below) decides requests
+against the statements, conditions included, and the tests ask it about the calls the daemon
+makes and the requests that would raise its privileges.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import ast
 import fnmatch
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ import pytest
 from botocore import xform_name
 
 from reconciler import load, state
+from reconciler.aws import sessions
 
 REPO = Path(__file__).resolve().parents[2]
 IAM = REPO / "deploy" / "iam"
@@ -179,6 +184,8 @@ def test_policy_grammar(path: Path) -> None:
         condition = statement.get("Condition", {})
         assert isinstance(condition, dict)
         assert all(isinstance(v, dict) and v for v in condition.values())
+        # Only operators the evaluator below knows, so what it proves holds for AWS too.
+        assert set(condition) <= set(CONDITION_OPERATORS), sorted(condition)
 
 
 @pytest.mark.parametrize("path", PERMISSION_POLICIES + TRUST_POLICIES, ids=lambda p: p.name)
@@ -199,7 +206,36 @@ def test_fits_a_managed_policy(path: Path) -> None:
     assert len(compact) <= MANAGED_POLICY_LIMIT
 
 
-# --- what the policies allow -------------------------------------------------------------------
+# --- a small policy evaluator ------------------------------------------------------------------
+#
+# Identity-policy evaluation as IAM documents it, for what these documents use: an explicit Deny
+# wins, else an Allow is needed, else the request is implicitly denied. A statement applies when
+# its Action (or NotAction) matches the action (case-insensitive, `*` and `?` wildcards), its
+# Resource (or NotResource) matches the resource (case-sensitive wildcards; `*` matches `/` too,
+# as in IAM), and every condition holds: operators AND-ed, keys AND-ed, a key's values OR-ed. A
+# key absent from the request fails a positive operator and satisfies a negated one. ArnEquals
+# takes wildcards like ArnLike, as IAM's does. An operator it does not know fails the test
+# instead of being guessed. A request on "*" stands for an action without resource-level
+# permissions: only a statement whose Resource is "*" matches it.
+
+_WILDCARD_OPERATORS = {"StringLike", "ArnEquals", "ArnLike"}
+CONDITION_OPERATORS = {
+    "StringEquals": False,
+    "StringLike": False,
+    "ArnEquals": False,
+    "ArnLike": False,
+    "StringNotEquals": True,
+    "StringNotLike": True,
+    "ArnNotEquals": True,
+    "ArnNotLike": True,
+}  # operator -> negated
+
+
+@dataclass(frozen=True)
+class Request:
+    action: str
+    resource: str = "*"
+    context: Mapping[str, str] = field(default_factory=dict)
 
 
 def matches(patterns: list[str], value: str, *, case: bool) -> bool:
@@ -209,21 +245,108 @@ def matches(patterns: list[str], value: str, *, case: bool) -> bool:
     return any(fnmatch.fnmatchcase(value, pattern) for pattern in patterns)
 
 
-def allows(path: Path, action: str, resource: str = "*") -> bool:
-    """Identity-policy evaluation, enough for these documents: an explicit Deny wins, then an
-    Allow is needed. A request on "*" (an action without resource-level permissions) needs a
-    statement whose Resource is "*"."""
-    verdict = False
-    for statement in load_policy(path)["Statement"]:
-        assert "Condition" not in statement, "conditional statements need a real evaluator"
-        resources = as_list(statement["Resource"])
-        if not matches(as_list(statement["Action"]), action, case=False):
-            continue
-        hit = "*" in resources if resource == "*" else matches(resources, resource, case=True)
-        if hit and statement["Effect"] == "Deny":
+def _condition_holds(operator: str, key: str, values: list[str], request: Request) -> bool:
+    assert operator in CONDITION_OPERATORS, f"the evaluator does not know {operator}"
+    negated = CONDITION_OPERATORS[operator]
+    if key not in request.context:
+        return negated
+    positive = operator.replace("Not", "")
+    actual = request.context[key]
+    hit = (
+        matches(values, actual, case=True) if positive in _WILDCARD_OPERATORS else actual in values
+    )
+    return hit != negated
+
+
+def applies(statement: dict[str, Any], request: Request) -> bool:
+    if "Action" in statement:
+        if not matches(as_list(statement["Action"]), request.action, case=False):
             return False
-        verdict = verdict or hit
-    return verdict
+    elif matches(as_list(statement["NotAction"]), request.action, case=False):
+        return False
+    if "Resource" in statement:
+        if not matches(as_list(statement["Resource"]), request.resource, case=True):
+            return False
+    elif matches(as_list(statement["NotResource"]), request.resource, case=True):
+        return False
+    return all(
+        _condition_holds(operator, key, as_list(values), request)
+        for operator, keys in statement.get("Condition", {}).items()
+        for key, values in keys.items()
+    )
+
+
+def decide(statements: list[dict[str, Any]], request: Request) -> str:
+    """ "Deny" (explicit), "Allow", or "ImplicitDeny"."""
+    relevant = [s["Effect"] for s in statements if applies(s, request)]
+    if "Deny" in relevant:
+        return "Deny"
+    return "Allow" if "Allow" in relevant else "ImplicitDeny"
+
+
+def statements_of(policy: Path | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return load_policy(policy)["Statement"] if isinstance(policy, Path) else policy
+
+
+def allows(
+    policy: Path | list[dict[str, Any]],
+    action: str,
+    resource: str = "*",
+    context: Mapping[str, str] | None = None,
+) -> bool:
+    return decide(statements_of(policy), Request(action, resource, context or {})) == "Allow"
+
+
+def test_evaluator_on_known_answers() -> None:
+    allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+    deny_role = {"Effect": "Deny", "Action": "iam:*Role*", "Resource": "arn:aws:iam::*:role/x"}
+    attach = {
+        "Effect": "Allow",
+        "Action": "iam:AttachRolePolicy",
+        "Resource": "arn:aws:iam::*:role/*",
+        "Condition": {"ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/A"]}},
+    }
+    not_like = {
+        "Effect": "Allow",
+        "NotAction": "iam:Delete*",
+        "Resource": "*",
+        "Condition": {"StringNotLike": {"aws:PrincipalTag/team": "ops*"}},
+    }
+    role = "arn:aws:iam::1:role/x"
+    assert decide([allow_all, deny_role], Request("IAM:putrolepolicy", role)) == "Deny"
+    assert decide([allow_all, deny_role], Request("iam:PutRolePolicy", role + "y")) == "Allow"
+    assert decide([deny_role], Request("iam:CreateGroup", role)) == "ImplicitDeny"
+    a, b = ({"iam:PolicyARN": f"arn:aws:iam::aws:policy/{n}"} for n in "AB")
+    assert decide([attach], Request("iam:AttachRolePolicy", role, a)) == "Allow"
+    assert decide([attach], Request("iam:AttachRolePolicy", role, b)) == "ImplicitDeny"
+    assert decide([attach], Request("iam:AttachRolePolicy", role)) == "ImplicitDeny"
+    assert decide([attach], Request("iam:AttachRolePolicy", "*", a)) == "ImplicitDeny"
+    assert decide([not_like], Request("iam:GetRole")) == "Allow"  # the key is absent
+    ops = {"aws:PrincipalTag/team": "ops1"}
+    assert decide([not_like], Request("iam:GetRole", context=ops)) == "ImplicitDeny"
+    assert decide([not_like], Request("iam:DeleteRole")) == "ImplicitDeny"
+    with pytest.raises(AssertionError, match="does not know"):
+        decide(
+            [{**attach, "Condition": {"NumericEquals": {"k": "1"}}}],
+            Request("iam:AttachRolePolicy", role, a),
+        )
+
+
+# --- the daemon's policy: what it may do --------------------------------------------------------
+
+# The statement an operator removes to let the daemon manage people's roles in the account its
+# own role lives in (deploy/iam/README.md).
+OPT_IN = "RefuseRoleChangesInThisAccount"
+MANAGED_POLICY_SID = "AttachOnlyTheManagedPoliciesTheDocumentNames"
+DEFAULT = load_policy(POLICY)["Statement"]
+ROLES_ENABLED = [s for s in DEFAULT if s.get("Sid") != OPT_IN]
+DAEMON_ROLES = ("reconciler", "reconciler-readonly")
+DOCUMENT_POLICIES = sorted({arn for role in DOCUMENT.access.roles for arn in role.policies})
+
+
+def is_role_write(operation: str) -> bool:
+    service, name = operation.split(":")
+    return service == "iam" and "Role" in name and not name.startswith(READ_PREFIXES)
 
 
 def resources_for(operation: str) -> list[str]:
@@ -240,10 +363,168 @@ def resources_for(operation: str) -> list[str]:
     return ["*"]
 
 
+def contexts_for(operation: str) -> list[dict[str, str]]:
+    """The request contexts: AttachRolePolicy once per managed policy the document names."""
+    if operation == "iam:AttachRolePolicy":
+        return [{"iam:PolicyARN": arn} for arn in DOCUMENT_POLICIES]
+    return [{}]
+
+
+def test_the_opt_in_statement_exists() -> None:
+    assert len(ROLES_ENABLED) == len(DEFAULT) - 1
+
+
 @pytest.mark.parametrize("operation", sorted(ALL_CALLS))
 def test_policy_allows_every_operation_the_code_calls(operation: str) -> None:
+    """Everything but role changes with the policy as shipped; role changes once the operator
+    removes the one opt-in statement."""
+    policy = ROLES_ENABLED if is_role_write(operation) else DEFAULT
     for resource in resources_for(operation):
-        assert allows(POLICY, operation, resource), f"{operation} on {resource}"
+        for context in contexts_for(operation):
+            assert allows(policy, operation, resource, context), f"{operation} on {resource}"
+
+
+@pytest.mark.parametrize("operation", sorted(op for op in ALL_CALLS if is_role_write(op)))
+def test_role_changes_in_this_account_are_refused_by_default(operation: str) -> None:
+    for resource in resources_for(operation):
+        for context in contexts_for(operation):
+            request = Request(operation, resource, context)
+            assert decide(DEFAULT, request) == "Deny", f"{operation} on {resource}"
+
+
+def test_attachable_policies_are_the_aws_managed_ones_the_document_names() -> None:
+    (statement,) = (s for s in DEFAULT if s.get("Sid") == MANAGED_POLICY_SID)
+    named = as_list(statement["Condition"]["ArnEquals"]["iam:PolicyARN"])
+    assert all(arn.startswith("arn:aws:iam::aws:policy/") for arn in named), named
+    assert set(DOCUMENT_POLICIES) <= set(named), "a role template's policy cannot be attached"
+    attach = [s for s in DEFAULT if "iam:AttachRolePolicy" in as_list(s.get("Action", []))]
+    assert all(s["Effect"] == "Deny" or s is statement for s in attach)
+
+
+# --- the daemon's policy: what it may never do ---------------------------------------------------
+
+OWN_ROLE = f"arn:aws:iam::{MANAGEMENT}:role/reconciler"
+PEOPLES_ROLE = f"arn:aws:iam::{MANAGEMENT}:role/AccountAccessRole"
+ADMIN = {"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}
+
+# Closed while the policy is as shipped; an operator who removes the opt-in statement accepts
+# these, bounded to the role templates and the policies the document names.
+DENIED_BY_DEFAULT = [
+    Request("iam:CreateRole", PEOPLES_ROLE),
+    Request("iam:AttachRolePolicy", PEOPLES_ROLE, ADMIN),
+    Request("iam:UpdateAssumeRolePolicy", PEOPLES_ROLE),
+    Request("iam:PutRolePolicy", PEOPLES_ROLE),
+    Request("iam:TagRole", PEOPLES_ROLE),
+]
+
+# Closed whatever the operator enables: ways the daemon could raise its own privileges or hand
+# out more than the document can.
+ALWAYS_DENIED = [
+    # its own roles: no new trust, no new policy, no lifted boundary
+    *(
+        Request(action, f"arn:aws:iam::{MANAGEMENT}:role/{role}", context)
+        for role in DAEMON_ROLES
+        for action, context in (
+            ("iam:UpdateAssumeRolePolicy", {}),
+            ("iam:PutRolePolicy", {}),
+            ("iam:AttachRolePolicy", ADMIN),
+            ("iam:DeleteRolePermissionsBoundary", {}),
+            ("iam:PutRolePermissionsBoundary", {}),
+            ("iam:UpdateRole", {}),
+            ("iam:TagRole", {}),
+            ("iam:CreateRole", {}),
+        )
+    ),
+    # a bootstrap role in this account would be assumable under its own AssumeRole grant
+    Request("iam:CreateRole", f"arn:aws:iam::{MANAGEMENT}:role/{BOOTSTRAP_ROLE}"),
+    Request("iam:UpdateAssumeRolePolicy", f"arn:aws:iam::{MANAGEMENT}:role/{BOOTSTRAP_ROLE}"),
+    Request("iam:AttachRolePolicy", f"arn:aws:iam::{MANAGEMENT}:role/{BOOTSTRAP_ROLE}", ADMIN),
+    # roles the document does not name, and policies it does not name
+    Request("iam:CreateRole", f"arn:aws:iam::{MANAGEMENT}:role/Admin"),
+    Request("iam:AttachRolePolicy", f"arn:aws:iam::{MANAGEMENT}:role/Admin", ADMIN),
+    Request(
+        "iam:AttachRolePolicy",
+        PEOPLES_ROLE,
+        {"iam:PolicyARN": f"arn:aws:iam::{MANAGEMENT}:policy/Everything"},
+    ),
+    Request(
+        "iam:AttachRolePolicy",
+        PEOPLES_ROLE,
+        {"iam:PolicyARN": "arn:aws:iam::aws:policy/IAMFullAccess"},
+    ),
+    Request("iam:AddRoleToInstanceProfile", PEOPLES_ROLE),
+    # managed policies: no new version of one that is attached somewhere
+    *(
+        Request(action, f"arn:aws:iam::{MANAGEMENT}:policy/{name}")
+        for action in ("iam:CreatePolicy", "iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion")
+        for name in ("Everything", "reconciler")
+    ),
+    # handing a role to a service, or entering any role but the bootstrap role
+    *(
+        Request("iam:PassRole", arn)
+        for arn in (OWN_ROLE, PEOPLES_ROLE, f"arn:aws:iam::{MEMBER}:role/{BOOTSTRAP_ROLE}")
+    ),
+    *(
+        Request("sts:AssumeRole", f"arn:aws:iam::{account}:role/{role}")
+        for account in (MANAGEMENT, MEMBER)
+        for role in ("AccountAccessRole", "reconciler", "Admin", f"x/{BOOTSTRAP_ROLE}")
+    ),
+    # users: no keys, passwords or policies of their own
+    *(
+        Request(action, f"arn:aws:iam::{MANAGEMENT}:user/mallory")
+        for action in (
+            "iam:CreateUser",
+            "iam:CreateAccessKey",
+            "iam:CreateLoginProfile",
+            "iam:UpdateLoginProfile",
+            "iam:AttachUserPolicy",
+            "iam:PutUserPolicy",
+        )
+    ),
+    # groups outside its path, and managed policies on groups
+    Request("iam:AddUserToGroup", f"arn:aws:iam::{MANAGEMENT}:group/Administrators"),
+    Request("iam:PutGroupPolicy", f"arn:aws:iam::{MANAGEMENT}:group/Administrators"),
+    Request("iam:AttachGroupPolicy", f"arn:aws:iam::{MANAGEMENT}:group/reconciler/Admins", ADMIN),
+    Request("iam:UpdateGroup", f"arn:aws:iam::{MANAGEMENT}:group/Administrators"),
+]
+
+
+@pytest.mark.parametrize("request_", DENIED_BY_DEFAULT, ids=lambda r: f"{r.action} {r.resource}")
+def test_role_escalation_in_this_account_is_closed_by_default(request_: Request) -> None:
+    assert decide(DEFAULT, request_) != "Allow"
+
+
+@pytest.mark.parametrize("request_", ALWAYS_DENIED, ids=lambda r: f"{r.action} {r.resource}")
+def test_escalation_is_closed_even_with_role_changes_enabled(request_: Request) -> None:
+    for policy in (DEFAULT, ROLES_ENABLED):
+        assert decide(policy, request_) != "Allow"
+
+
+def test_own_and_bootstrap_roles_are_denied_explicitly() -> None:
+    """An explicit Deny, so a broader policy attached later cannot reopen them either."""
+    broader = [*ROLES_ENABLED, {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]
+    for role in (*DAEMON_ROLES, BOOTSTRAP_ROLE):
+        for action in sorted(op for op in ALL_CALLS if is_role_write(op)):
+            request = Request(action, f"arn:aws:iam::{MANAGEMENT}:role/{role}", ADMIN)
+            assert decide(broader, request) == "Deny", f"{action} on {role}"
+
+
+def test_readonly_policy_matches_the_plan_session_policy() -> None:
+    """Plan reads member accounts through the bootstrap role under the session policy in
+    reconciler/aws/sessions.py, and the management account under reconciler-readonly-policy.json:
+    the IAM reads of the two are the same, and are the IAM reads the code makes."""
+    session = json.loads(sessions.READ_ONLY_SESSION_POLICY)["Statement"]
+    session_actions = {a for s in session for a in as_list(s["Action"])}
+    readonly_iam = {
+        a
+        for s in load_policy(READONLY)["Statement"]
+        for a in as_list(s["Action"])
+        if a.startswith("iam:")
+    }
+    assert session_actions == readonly_iam
+    assert session_actions == {op for op in READ_CALLS if op.startswith("iam:")}
+    for action in session_actions:
+        assert allows(session, action), action
 
 
 @pytest.mark.parametrize("operation", sorted(READ_CALLS))
@@ -292,7 +573,8 @@ def test_iam_writes_are_scoped() -> None:
             f"arn:aws:iam::{MANAGEMENT}:policy/AdministratorAccess",
             "*",
         ):
-            assert not allows(POLICY, operation, resource), f"{operation} on {resource}"
+            for policy in (DEFAULT, ROLES_ENABLED):
+                assert not allows(policy, operation, resource, ADMIN), f"{operation} on {resource}"
 
 
 def test_accounts_are_never_closed_or_removed() -> None:
