@@ -10,7 +10,11 @@
 # The container runs as uid/gid 10001 and writes only to /var/lib/reconciler (the git clone,
 # and HOME for ssh's known_hosts) and /tmp, so it runs with a read-only root filesystem.
 
-ARG PYTHON_IMAGE=python:3.12-slim
+# The base image, pinned by digest so a rebuild gets the same bytes: the multi-platform index
+# digest of python:3.12-slim when it was python:3.12.14-slim-trixie. To update, read the current
+# digest with `docker buildx imagetools inspect python:3.12-slim` (the `Digest:` line of the
+# index, not a platform's) and replace it here; both stages use it.
+ARG PYTHON_IMAGE=python:3.12-slim@sha256:78387bc3881b8273120a12ebe6c1ab22b018ccc2c9adf565ae1ac9b536e184ea
 
 # --- builder: build the wheel and install it, with its production dependencies, into a venv ---
 FROM ${PYTHON_IMAGE} AS builder
@@ -43,9 +47,11 @@ LABEL org.opencontainers.image.title="reconciler" \
       org.opencontainers.image.version="${VERSION}"
 
 # git fetches the desired state; openssh-client for ssh:// remotes (--git-ssh-key-file);
-# ca-certificates for https:// remotes and AWS endpoints.
+# ca-certificates for https:// remotes and AWS endpoints; tini runs as PID 1, forwards signals to
+# the daemon and reaps the git and ssh processes it spawns (a git child killed on timeout would
+# otherwise stay a zombie: the kernel hands orphans to PID 1, and Python never waits for them).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client ca-certificates \
+ && apt-get install -y --no-install-recommends git openssh-client ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 reconciler \
@@ -68,5 +74,5 @@ VOLUME ["/var/lib/reconciler"]
 USER 10001:10001
 EXPOSE 8080
 
-ENTRYPOINT ["reconciler"]
+ENTRYPOINT ["tini", "--", "reconciler"]
 CMD ["run"]
