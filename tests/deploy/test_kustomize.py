@@ -82,6 +82,7 @@ def test_renders_every_kind(objects: list[dict[str, Any]]) -> None:
             "ConfigMap",
             "Deployment",
             "Namespace",
+            "NetworkPolicy",
             "PrometheusRule",
             "Service",
             "ServiceAccount",
@@ -134,6 +135,51 @@ def test_probes_and_port(objects: list[dict[str, Any]]) -> None:
     assert {"name": "http", "containerPort": PORT, "protocol": "TCP"} in container["ports"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+
+
+# --- the network policy ------------------------------------------------------------------------
+
+NETWORK_POLICY = BASE / "networkpolicy.yaml"
+POD_IDENTITY_AGENT = "169.254.170.23/32"
+
+
+def ports(rule: dict[str, Any]) -> set[tuple[int, str]]:
+    return {(p["port"], p.get("protocol", "TCP")) for p in rule.get("ports", [])}
+
+
+def check_network_policy(policy: dict[str, Any], pod_labels: dict[str, str]) -> None:
+    spec = policy["spec"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+    # In: the metrics port only, from pods of the cluster (a namespace selector), no address.
+    (ingress,) = spec["ingress"]
+    assert ports(ingress) == {(PORT, "TCP")}
+    assert ingress["from"] and all("ipBlock" not in peer for peer in ingress["from"])
+    assert all("namespaceSelector" in peer for peer in ingress["from"])
+    # Out: DNS, HTTPS and SSH anywhere; port 80 to the Pod Identity agent only.
+    opened: set[tuple[int, str]] = set()
+    for rule in spec["egress"]:
+        if (80, "TCP") in ports(rule):
+            assert ports(rule) == {(80, "TCP")}
+            assert rule["to"] == [{"ipBlock": {"cidr": POD_IDENTITY_AGENT}}]
+            continue
+        assert ports(rule), "an egress rule without ports opens every port"
+        opened |= ports(rule)
+    assert opened == {(53, "UDP"), (53, "TCP"), (443, "TCP"), (22, "TCP")}
+
+
+def test_network_policy_file_is_in_the_base() -> None:
+    """Checked without kubectl too: the file, and the base's list of resources."""
+    kustomization = yaml.safe_load((BASE / "kustomization.yaml").read_text())
+    assert NETWORK_POLICY.name in kustomization["resources"]
+    deployment = yaml.safe_load((BASE / "deployment.yaml").read_text())
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    check_network_policy(yaml.safe_load(NETWORK_POLICY.read_text()), pod_labels)
+
+
+def test_network_policy_selects_the_daemon(objects: list[dict[str, Any]]) -> None:
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    check_network_policy(one(objects, "NetworkPolicy"), pod_labels)
 
 
 def test_deployment_runs_one_daemon_that_stops_in_time(objects: list[dict[str, Any]]) -> None:
