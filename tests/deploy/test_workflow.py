@@ -1,7 +1,10 @@
 """The pull-request workflow example (deploy/github-actions/plan.yml): it runs on pull requests
 that touch desired/, validates, plans with read-only OIDC credentials, and posts the plan in
 <details> comments split under GitHub's 65,536-character limit. Where node is installed, the
-workflow's own splitting function is run on large plans."""
+workflow's own splitting function is run on large plans.
+
+It installs this project from its own checkout at the commit under review, never by name from an
+index, pins every action by commit SHA, and passes actionlint (the `dev` extra installs it)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +41,8 @@ def runs(job: str) -> str:
 
 def uses(job: str, action: str) -> dict[str, Any]:
     (step,) = (s for s in steps(job) if s.get("uses", "").split("@")[0] == action)
-    assert re.fullmatch(r"v\d+", step["uses"].split("@")[1]), "pin a major version"
+    # A tag can be moved to other code; a commit SHA cannot.
+    assert re.fullmatch(r"[0-9a-f]{40}", step["uses"].split("@")[1]), "pin a commit SHA"
     return step
 
 
@@ -67,11 +72,72 @@ def test_validates_then_plans_in_markdown() -> None:
     for job in ("validate", "plan"):
         uses(job, "actions/checkout")
         uses(job, "actions/setup-python")
-        assert re.search(r"pip install \"?reconciler\b", runs(job)), job
+        assert re.search(r"pip install \.$", runs(job), re.M), job
     assert re.search(r"^reconciler validate\b", runs("validate"), re.M)
     plan = runs("plan")
     assert re.search(r"^\s*reconciler plan .*--format markdown", plan, re.M)
     assert workflow()["jobs"]["plan"]["needs"] == "validate"
+
+
+def test_installs_the_checked_out_commit_never_a_package_by_name() -> None:
+    for job in ("validate", "plan"):
+        names = [s.get("uses", "").split("@")[0] or s.get("name") for s in steps(job)]
+        checkout = uses(job, "actions/checkout")
+        # The commit under review, without the token left in .git/config.
+        assert checkout["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+        assert checkout["with"]["persist-credentials"] is False
+        installs = [s for s in steps(job) if "pip install" in s.get("run", "")]
+        assert installs, job
+        for step in installs:
+            assert names.index("actions/checkout") < names.index(step["name"])
+            for line in step["run"].splitlines():
+                arguments = line.split("pip install", 1)[1].split()
+                # Only local paths: a bare name would come from an index, and `reconciler`
+                # there is someone else's project.
+                assert arguments and all(a.startswith((".", "/")) for a in arguments), line
+
+
+def test_every_action_is_pinned_by_commit() -> None:
+    # (pull_request, never pull_request_target: test_triggers_on_pull_requests_touching_desired)
+    pinned = re.findall(r"uses:\s*(\S+)", WORKFLOW.read_text())
+    assert pinned
+    for reference in pinned:
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", reference), reference
+
+
+def actionlint() -> str:
+    beside = Path(sys.executable).parent / "actionlint"  # the venv's, where `make test` runs
+    found = str(beside) if beside.exists() else shutil.which("actionlint")
+    if found is None:
+        pytest.fail("actionlint is not installed: `pip install -e '.[dev]'` installs it")
+    return found
+
+
+def run_actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [actionlint(), "-no-color", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_actionlint_passes() -> None:
+    for path in sorted(WORKFLOW.parent.glob("*.yml")):
+        done = run_actionlint(path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_finds_errors(tmp_path: Path) -> None:
+    """The linter really reads the file: an unknown expression context fails it."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        WORKFLOW.read_text().replace("github.event.pull_request.number", "gihtub.event.number")
+    )
+    done = run_actionlint(broken)
+    assert done.returncode != 0
+    assert "gihtub" in done.stdout
 
 
 def test_plan_uses_read_only_oidc_credentials() -> None:
