@@ -134,7 +134,11 @@ def _roles(
             changes += _role_updates(account.name, account.id, role, current, rules)
     if rules.prune:
         for name in _undeclared_roles(account, live, rules):
-            changes.append(plan.DeleteRole(account.name, account.id, name, rules.instance))
+            role = live[name]
+            removed = len(role.policies) + len(role.inline_policies)
+            changes.append(
+                plan.DeleteRole(account.name, account.id, name, rules.instance, policies=removed)
+            )
     return changes
 
 
@@ -204,9 +208,20 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
         for user in sorted(current.users, key=str.lower):
             if user.lower() not in wanted:
                 yield plan.RemoveMember(current.name, user)
-    if rules.prune:
-        for name in _undeclared_groups(declared, live, rules):
+    for name in _undeclared_groups(declared, live, rules):
+        yield from _revoke_group(live.groups[name])
+        if rules.prune:
             yield plan.DeleteGroup(name, rules.instance)
+
+
+def _revoke_group(group: state.Group) -> Iterator[plan.Change]:
+    """A group of ours that the document no longer declares grants nothing and holds nobody,
+    at once: revoking access never waits for prune, which only decides on deleting it."""
+    if group.grant_policy is not None:
+        yield plan.PutGroupGrants(group.name, group.grant_policy, None)
+    yield from _group_policies(group)
+    for user in sorted(group.users, key=str.lower):
+        yield plan.RemoveMember(group.name, user)
 
 
 def _group_policies(live: state.Group) -> Iterator[plan.Change]:

@@ -68,6 +68,12 @@ class Change:
         return None
 
     @property
+    def weight(self) -> int:
+        """How many things this change does, for `policy.max_changes`: a deletion counts
+        each member and policy it takes with it."""
+        return 1
+
+    @property
     def target(self) -> str:
         raise NotImplementedError
 
@@ -314,11 +320,18 @@ class MarkRole(RoleChange):
 @dataclass(frozen=True)
 class DeleteRole(RoleChange):
     owner: str = state.DEFAULT_INSTANCE
+    policies: int = 0  # managed and inline policies removed with it
     action = Action.DELETE
     stage = Stage.PRUNE
 
+    @property
+    def weight(self) -> int:
+        return 1 + self.policies
+
     def detail(self) -> str:
-        return f"delete (carries {state.MARKER_KEY}={self.owner}, no longer declared)"
+        noun = "policy" if self.policies == 1 else "policies"
+        taken = f" with {self.policies} {noun}" if self.policies else ""
+        return f"delete{taken} (carries {state.MARKER_KEY}={self.owner}, no longer declared)"
 
 
 @dataclass(frozen=True)
@@ -333,7 +346,7 @@ class CreateGroup(Change):
         return self.definition.name
 
     def detail(self) -> str:
-        count = len(_grants(self.definition.grant_policy))
+        count = len(grants_of(self.definition.grant_policy))
         return f"create at path {self.definition.path} granting {count} role(s)"
 
 
@@ -351,7 +364,7 @@ class PutGroupGrants(Change):
         return self.group
 
     def detail(self) -> str:
-        old, new = _grants(self.before), _grants(self.after)
+        old, new = grants_of(self.before), grants_of(self.after)
         if old == new:
             return "rewrite the grant policy (same grants, other statements)"
         parts = [f"grant {arn}" for arn in sorted(new - old)]
@@ -434,6 +447,9 @@ class RemoveMember(MembershipChange):
 
 @dataclass(frozen=True)
 class DeleteGroup(Change):
+    """An undeclared group of ours, deleted under prune with what it still holds (the
+    revocation changes planned alongside remove its members and policies first)."""
+
     group: str
     owner: str = state.DEFAULT_INSTANCE
     action = Action.DELETE
@@ -446,7 +462,7 @@ class DeleteGroup(Change):
 
     def detail(self) -> str:
         path = state.group_path(self.owner)
-        return f"delete with its members and policies (at path {path}, no longer declared)"
+        return f"delete the group (at path {path}, no longer declared)"
 
 
 @dataclass(frozen=True)
@@ -474,6 +490,11 @@ class Plan:
 
     def counts(self) -> Counter[Action]:
         return Counter(change.action for change in self.changes)
+
+    @property
+    def size(self) -> int:
+        """What the plan does, counted as `policy.max_changes` counts it."""
+        return sum(change.weight for change in self.changes)
 
     def summary(self) -> str:
         counts = self.counts()
@@ -517,7 +538,7 @@ def _unit(path: state.UnitPath) -> str:
     return "/".join(path) or "(root)"
 
 
-def _grants(document: str | None) -> frozenset[str]:
+def grants_of(document: str | None) -> frozenset[str]:
     """The role ARNs a grant policy allows assuming."""
     if document is None:
         return frozenset()

@@ -66,8 +66,9 @@ def reconcile(
     declared = state.declared(document, live, instance)
     proposed = diff.diff(declared, live, _rules(document, instance))
     try:
+        facts = safety.Facts(live, declared, instance, allow_mass_removal)
         guarded = safety.guard(
-            document, proposed, live.management_account_id, live.caller_account_id
+            document, proposed, live.management_account_id, live.caller_account_id, facts
         )
     except SafetyError as exc:
         return Result(proposed, live, refused=str(exc), durations=clock.lap("plan"))

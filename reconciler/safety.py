@@ -10,10 +10,29 @@ the source account even when that account is protected (commonly the management 
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
-from reconciler import plan, policies, spec
+from reconciler import plan, policies, spec, state
 from reconciler.errors import SafetyError
+
+_V = TypeVar("_V")
+
+
+_NOTHING = state.OrgState(units={}, accounts=(), groups={})
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rails need besides the document: the live and declared states of the pass,
+    whose marker is ours, and whether the operator allowed a mass removal (a flag kept out of
+    the document, so that the pull request making a removal cannot also allow it)."""
+
+    live: state.OrgState = _NOTHING
+    declared: state.OrgState = _NOTHING
+    instance: str = state.DEFAULT_INSTANCE
+    allow_mass_removal: bool = False
 
 
 def guard(
@@ -21,17 +40,24 @@ def guard(
     proposed: plan.Plan,
     management_account_id: str,
     caller_account_id: str | None = None,
+    facts: Facts | None = None,
 ) -> plan.Plan:
     """The plan that may be applied, or SafetyError naming the rail that refused it.
 
     `caller_account_id` is the account of the credentials in use: a member account of the
     right organization would otherwise write the source account's groups into itself.
     """
+    facts = facts or Facts()
     _check_organization(document, management_account_id)
     _check_caller(document, caller_account_id)
+    _check_one_declaration_per_account(facts.declared)
     _check_bootstrap_role(document, proposed)
     _check_trust(proposed)
-    guarded = _withhold_protected(document, proposed)
+    guarded = _withhold_protected(document, proposed, facts.declared)
+    guarded = _withhold(guarded, lambda change: _reserved(change, facts.live))
+    guarded = _withhold(guarded, lambda change: _not_adopted(change, document, facts))
+    if not facts.allow_mass_removal:
+        _check_mass_removal(guarded, facts)
     _check_size(document, guarded)
     return guarded
 
@@ -92,9 +118,36 @@ def _trusts_anyone(document: str) -> bool:
     return False
 
 
-def _withhold_protected(document: spec.Spec, proposed: plan.Plan) -> plan.Plan:
-    names = {a.name for a in document.accounts if document.is_protected(a)}
-    ids = set(document.policy.protected_accounts)
+def _check_one_declaration_per_account(declared: state.OrgState) -> None:
+    names_by_id: dict[str, list[str]] = {}
+    for account in declared.accounts:
+        if account.id is not None:
+            names_by_id.setdefault(account.id, []).append(account.name)
+    for account_id, names in sorted(names_by_id.items()):
+        if len(names) > 1:
+            raise SafetyError(
+                f"accounts {' and '.join(names)} are one live account, {account_id} (declared "
+                "once by id and once by email); nothing was applied. Declare it once"
+            )
+
+
+def _protected(document: spec.Spec, declared: state.OrgState) -> tuple[set[str], set[str]]:
+    """Names and ids of the protected accounts, each entry resolved to the live account it
+    is, so that no second name or id of that account escapes protection."""
+    listed = set(document.policy.protected_accounts)
+    names = {a.name for a in document.accounts}
+    resolved = {a.name: a.id for a in document.accounts if a.id}
+    resolved.update({a.name: a.id for a in declared.accounts if a.id})
+    ids = {entry for entry in listed if entry not in names}
+    ids |= {resolved[name] for name in listed & set(resolved)}
+    protected_names = (listed & names) | {name for name, i in resolved.items() if i in ids}
+    return protected_names, ids
+
+
+def _withhold_protected(
+    document: spec.Spec, proposed: plan.Plan, declared: state.OrgState
+) -> plan.Plan:
+    names, ids = _protected(document, declared)
     keep, withheld = [], list(proposed.withheld)
     for change in proposed.changes:
         if change.account in names or getattr(change, "account_id", None) in ids:
@@ -112,11 +165,139 @@ def _withhold_protected(document: spec.Spec, proposed: plan.Plan) -> plan.Plan:
     return replace(proposed, changes=tuple(keep), withheld=tuple(withheld))
 
 
+def _withhold(proposed: plan.Plan, reason: Callable[[plan.Change], str]) -> plan.Plan:
+    """The plan without the changes `reason` names a reason for, which are withheld."""
+    keep, withheld = [], list(proposed.withheld)
+    for change in proposed.changes:
+        why = reason(change)
+        if why:
+            withheld.append(plan.Withheld(change, why))
+        else:
+            keep.append(change)
+    return replace(proposed, changes=tuple(keep), withheld=tuple(withheld))
+
+
+def _reserved(change: plan.Change, live: state.OrgState) -> str:
+    """Why a role is never changed, whatever the document says, or ""."""
+    if not isinstance(change, plan.RoleChange):
+        return ""
+    if change.account_id == live.caller_account_id and (
+        change.role.lower() == live.caller_role.lower()
+    ):
+        return f"role {change.role} holds the daemon's own credentials: never changed"
+    role = _live_role(live, change.account_id, change.role)
+    if role is not None and role.path.startswith(state.SERVICE_ROLE_PATH):
+        return f"role {change.role} is a service-linked role, AWS's own: never changed"
+    if spec.is_aws_service_role(change.role):
+        return f"role {change.role} is one AWS services rely on: never changed"
+    return ""
+
+
+def _not_adopted(change: plan.Change, document: spec.Spec, facts: Facts) -> str:
+    """Why a change would take over a live resource made outside the daemon, or "": that
+    needs `adopt` in the document."""
+    if isinstance(change, plan.RoleChange) and not isinstance(change, plan.CreateRole):
+        role = _live_role(facts.live, change.account_id, change.role)
+        if role is not None and not role.managed and not _adopts_role(document, change):
+            return (
+                f"role {role.name} exists in {change.account} without the {state.MARKER_KEY} "
+                f"marker: to take it over, set adopt: true on the role template or list it in "
+                f"the account's adopt_roles"
+            )
+    group_name = _group_of(change)
+    if group_name is not None:
+        group = _by_lower(facts.live.groups).get(group_name.lower())
+        ours = state.group_path(facts.instance)
+        if group is not None and group.path != ours and not _adopts_group(document, group_name):
+            return (
+                f"group {group.name} exists at path {group.path}, not under {ours}: to take it "
+                "over with its members and policies, set adopt: true on the group"
+            )
+    return ""
+
+
+def _adopts_role(document: spec.Spec, change: plan.RoleChange) -> bool:
+    name = change.role.lower()
+    templates = [t for t in document.access.roles if t.name.lower() == name]
+    accounts = [a for a in document.accounts if a.name == change.account]
+    return any(t.adopt for t in templates) or any(
+        name in {r.lower() for r in a.adopt_roles} for a in accounts
+    )
+
+
+def _adopts_group(document: spec.Spec, name: str) -> bool:
+    return any(g.adopt for g in document.groups if g.name.lower() == name.lower())
+
+
+def _group_of(change: plan.Change) -> str | None:
+    if isinstance(change, plan.CreateGroup):
+        return change.definition.name
+    group = getattr(change, "group", None)
+    return group if isinstance(group, str) else None
+
+
+def _live_role(live: state.OrgState, account_id: str | None, name: str) -> state.Role | None:
+    account = live.account_by_id().get(account_id or "")
+    if account is None or account.roles is None:
+        return None
+    return _by_lower(account.roles).get(name.lower())
+
+
+def _by_lower(items: Mapping[str, _V]) -> dict[str, _V]:
+    return {key.lower(): value for key, value in items.items()}
+
+
+# What the daemon manages of each kind a removal is weighed in, and what a plan removes.
+def _check_mass_removal(proposed: plan.Plan, facts: Facts) -> None:
+    managed = _managed_counts(facts)
+    removed = _removed_counts(proposed)
+    for kind, count in removed.items():
+        if count and 2 * count > managed.get(kind, 0):
+            raise SafetyError(
+                f"the plan removes {count} of the {managed.get(kind, 0)} {kind} the daemon "
+                "manages, more than half; nothing was applied. If that is intended, run with "
+                "--allow-mass-removal (kept out of the document, so that the pull request "
+                "making the removal cannot also allow it)"
+            )
+
+
+def _managed_counts(facts: Facts) -> dict[str, int]:
+    ours = state.group_path(facts.instance)
+    declared = {name.lower() for name in facts.declared.groups}
+    groups = [g for g in facts.live.groups.values() if g.path == ours or g.name.lower() in declared]
+    roles = [
+        role
+        for account in facts.live.accounts
+        for role in (account.roles or {}).values()
+        if role.managed
+    ]
+    return {
+        "groups": len(groups),
+        "memberships": sum(len(g.users) for g in groups),
+        "grants": sum(len(plan.grants_of(g.grant_policy)) for g in groups),
+        "roles": len(roles),
+    }
+
+
+def _removed_counts(proposed: plan.Plan) -> dict[str, int]:
+    changes = proposed.changes
+    return {
+        "groups": sum(isinstance(c, plan.DeleteGroup) for c in changes),
+        "memberships": sum(isinstance(c, plan.RemoveMember) for c in changes),
+        "grants": sum(
+            len(plan.grants_of(c.before) - plan.grants_of(c.after))
+            for c in changes
+            if isinstance(c, plan.PutGroupGrants)
+        ),
+        "roles": sum(isinstance(c, plan.DeleteRole) for c in changes),
+    }
+
+
 def _check_size(document: spec.Spec, proposed: plan.Plan) -> None:
     limit = document.policy.max_changes
-    if len(proposed.changes) > limit:
+    if proposed.size > limit:
         raise SafetyError(
-            f"the plan has {len(proposed.changes)} changes, more than policy.max_changes "
-            f"({limit}); nothing was applied. Review the plan, then raise the limit or apply "
-            "the change in smaller steps"
+            f"the plan has {proposed.size} changes, more than policy.max_changes ({limit}), "
+            "counting each policy a deletion takes with it; nothing was applied. Review the "
+            "plan, then raise the limit or apply the change in smaller steps"
         )

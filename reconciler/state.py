@@ -21,6 +21,7 @@ MARKER_KEY = "managed-by"
 DEFAULT_INSTANCE = "reconciler"
 GROUP_PATH = f"/{DEFAULT_INSTANCE}/"
 GRANT_POLICY_NAME = "reconciler-grants"
+SERVICE_ROLE_PATH = "/aws-service-role/"  # service-linked roles: AWS's, never changed
 ACTIVE = "ACTIVE"  # the one account state in which an account is read and changed
 
 
@@ -48,6 +49,7 @@ class Role:
     inline_policies: Mapping[str, str] = field(default_factory=dict)
     max_session_duration: int = 3600
     managed: bool = False
+    path: str = "/"  # live only: /aws-service-role/ marks a role AWS owns
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class OrgState:
     root_id: str = ""
     management_account_id: str = ""
     caller_account_id: str = ""
+    caller_role: str = ""  # the role of the daemon's own credentials ("" for a user)
     unreachable: Mapping[str, str] = field(default_factory=dict)
     users: frozenset[str] = frozenset()
     source_unreachable: str = ""  # why the source account's groups could not be read
@@ -123,6 +126,13 @@ class OrgState:
 
     def account_by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts if a.id is not None}
+
+
+def role_of(caller_arn: str) -> str:
+    """The role name in a caller ARN (`arn:aws:sts::1:assumed-role/NAME/session`), or ""."""
+    resource = caller_arn.split(":", 5)[-1]
+    kind, _, rest = resource.partition("/")
+    return rest.split("/", 1)[0] if kind == "assumed-role" else ""
 
 
 def placeholder(account_name: str) -> str:

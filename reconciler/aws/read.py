@@ -26,7 +26,6 @@ from reconciler.errors import AccessError, AwsError
 log = logging.getLogger(__name__)
 RECENT = 3600  # seconds since an account joined during which its bootstrap role may lag
 NEW_ACCOUNT_ACCESS_WAITS = (1.0, 2.0, 4.0)  # seconds between AssumeRole tries, for those
-_SERVICE_ROLE_PATH = "/aws-service-role/"  # AWS-owned; never ours to read or change
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,7 @@ def read_live(
         root_id=org.root_id,
         management_account_id=org.management_account_id,
         caller_account_id=org.caller_account_id,
+        caller_role=state.role_of(sessions.identity().arn),
         unreachable=unreachable,
         users=users,
         source_unreachable=source_unreachable,
@@ -300,10 +300,8 @@ def read_roles(
     for detail in details:
         name = detail["RoleName"]
         managed = _has_marker(detail.get("Tags", []), instance)
-        if (
-            detail.get("Path", "/").startswith(_SERVICE_ROLE_PATH)
-            or name.lower() == bootstrap_role.lower()
-        ):
+        path = detail.get("Path", "/")
+        if name.lower() == bootstrap_role.lower():
             continue
         if name.lower() not in wanted and not managed:
             continue
@@ -317,6 +315,7 @@ def read_roles(
             },
             max_session_duration=sessions_by_name.get(name, 3600),
             managed=managed,
+            path=path,
         )
     return roles
 

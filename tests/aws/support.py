@@ -155,6 +155,7 @@ def run_pass(
     hook: Hook | None = None,
     timings: write.Timings | None = None,
     instance: str = "reconciler",
+    allow_mass_removal: bool = False,
 ) -> reconcile.Result:
     """One pass over a document given as text, with an optional hook on the sessions."""
     document = parse(text)
@@ -162,7 +163,13 @@ def run_pass(
     if hook is not None:
         hook(sessions)
     return reconcile.reconcile(
-        document, sessions, apply=apply, concurrency=4, timings=timings, instance=instance
+        document,
+        sessions,
+        apply=apply,
+        concurrency=4,
+        timings=timings,
+        instance=instance,
+        allow_mass_removal=allow_mass_removal,
     )
 
 

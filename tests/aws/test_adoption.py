@@ -1,4 +1,5 @@
-"""Existing resources declared in the document are brought under management, not recreated."""
+"""Existing resources the document declares with `adopt` are brought under management, not
+recreated."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ access:
   roles:
     - name: AccountAccessRole
       policies: [arn:aws:iam::aws:policy/AdministratorAccess]
+      adopt: true
 accounts:
   - name: legacy
     id: "{legacy_id}"
@@ -23,6 +25,7 @@ accounts:
     unit: Legacy
 groups:
   - name: Operators
+    adopt: true
     users: [alice]
     grants: [{account: legacy, role: AccountAccessRole}]
 """

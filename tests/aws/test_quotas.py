@@ -46,7 +46,9 @@ def test_a_role_at_ten_policies_swaps_them_all(aws: Aws, strict: StrictAws) -> N
         iam.attach_role_policy(RoleName="TenPolicies", PolicyArn=arns[f"Old{i}"])
     new = ", ".join(arns[f"New{i}"] for i in range(10))
     text = EXAMPLE_TEXT.replace(
-        TEMPLATES, f"{TEMPLATES}    - name: TenPolicies\n      policies: [{new}]\n", 1
+        TEMPLATES,
+        f"{TEMPLATES}    - name: TenPolicies\n      adopt: true\n      policies: [{new}]\n",
+        1,
     )
     for name in ("shared-services", "acme-prod"):  # globex-prod names its own
         email = f"    email: aws+{name}@example.com\n"

@@ -65,11 +65,18 @@ def test_protected_account_is_never_changed(converged: Aws) -> None:
 
 
 def test_without_prune_removing_groups_and_roles_deletes_nothing(converged: Aws) -> None:
+    """Nothing is deleted; only the access the removed group gave is revoked, at once."""
     before = converged.snapshot()
     document = _without_auditors_and_read_only(EXAMPLE_TEXT)
     result = run_pass(converged.url, document, apply=True)
     assert result.converged
-    assert converged.snapshot() == before
+    after = converged.snapshot()
+    assert after["groups"] == {**before["groups"], "Auditors": "[]"}
+    assert after["members"] == {**before["members"], "carol": []}
+    assert before["members"]["carol"] == ["Auditors"]
+    assert {k: v for k, v in after.items() if k not in ("groups", "members")} == {
+        k: v for k, v in before.items() if k not in ("groups", "members")
+    }
     assert "Auditors" in result.plan.unmanaged[Kind.GROUP]
 
 

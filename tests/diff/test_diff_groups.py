@@ -207,30 +207,38 @@ def _group(path: str) -> state.Group:
     return state.Group("OldTeam", path=path, grant_policy=grants(FOREIGN), users=frozenset({"bob"}))
 
 
-def test_without_prune_a_marked_undeclared_group_is_kept_and_reported(
+REVOKED = [
+    f"~ group OldTeam: revoke {FOREIGN}",
+    "- membership OldTeam/bob: remove user bob from group OldTeam (not declared)",
+]
+
+
+def test_without_prune_a_marked_undeclared_group_loses_its_access_and_is_kept(
     live: state.OrgState, plan_of: PlanOf
 ) -> None:
+    """Revoking access never waits for prune: only deleting the emptied group does."""
     p = plan_of(
         replace(live, groups={**live.groups, "OldTeam": _group("/reconciler/")}), prune=False
     )
 
-    assert p.changes == ()
+    assert [c.line() for c in p.changes] == REVOKED
+    assert p.changes[0] == plan.PutGroupGrants("OldTeam", grants(FOREIGN), None)
     assert p.unmanaged[plan.Kind.GROUP] == ("OldTeam",)
 
 
-def test_with_prune_a_marked_undeclared_group_is_deleted(
+def test_with_prune_a_marked_undeclared_group_is_emptied_then_deleted(
     live: state.OrgState, plan_of: PlanOf
 ) -> None:
     p = plan_of(
         replace(live, groups={**live.groups, "OldTeam": _group("/reconciler/")}), prune=True
     )
 
-    change = only_change(p)
-    assert change == plan.DeleteGroup("OldTeam")
-    assert change.line() == (
-        "- group OldTeam: delete with its members and policies (at path /reconciler/, "
-        "no longer declared)"
-    )
+    assert [c.line() for c in p.changes] == [
+        *REVOKED,
+        "- group OldTeam: delete the group (at path /reconciler/, no longer declared)",
+    ]
+    assert p.changes[-1] == plan.DeleteGroup("OldTeam")
+    assert p.size == 3
     assert p.unmanaged[plan.Kind.GROUP] == ()
 
 

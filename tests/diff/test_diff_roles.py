@@ -392,10 +392,12 @@ def test_with_prune_a_marked_undeclared_role_is_deleted(
     p = plan_of(drifted, prune=True)
 
     change = only_change(p)
-    assert change == plan.DeleteRole("acme-dev", "333333333333", "OldAccessRole")
+    assert change == plan.DeleteRole("acme-dev", "333333333333", "OldAccessRole", policies=1)
     assert change.line() == (
-        "- role acme-dev/OldAccessRole: delete (carries managed-by=reconciler, no longer declared)"
+        "- role acme-dev/OldAccessRole: delete with 1 policy (carries managed-by=reconciler, "
+        "no longer declared)"
     )
+    assert p.size == 2  # the role, and the policy detached from it
     assert p.unmanaged[plan.Kind.ROLE] == ()
 
 

@@ -102,8 +102,8 @@ EXPECTED = [
     "- membership AcmeDevelopers/mallory: remove user mallory from group AcmeDevelopers "
     "(not declared)",
     "+ membership Auditors/carol: add user carol to group Auditors",
-    "- group OldTeam: delete with its members and policies (at path /reconciler/, "
-    "no longer declared)",
+    "- membership OldTeam/bob: remove user bob from group OldTeam (not declared)",
+    "- group OldTeam: delete the group (at path /reconciler/, no longer declared)",
     "- role acme-dev/OldAccessRole: delete (carries managed-by=reconciler, no longer declared)",
     "- unit Old/Team: delete the empty unit, no longer declared",
     "- unit Old: delete the empty unit, no longer declared",
