@@ -41,19 +41,47 @@ class SpecIssue:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.column}"
-        return (
+        text = (
             f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
         )
+        return printable(text)
+
+
+# Problems shown in a SpecError's text; a generated or hostile document can hold millions.
+MAX_SHOWN_ISSUES = 100
 
 
 class SpecError(ReconcilerError):
-    """The document is invalid. `issues` lists every problem found, in document order."""
+    """The document is invalid. `issues` lists every problem found, in document order; the
+    text shows the first `MAX_SHOWN_ISSUES` and counts the rest."""
 
     def __init__(self, issues: list[SpecIssue]) -> None:
         self.issues = sorted(issues, key=lambda i: (i.file, i.line, i.column, i.field))
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        """The text a person reads: a count, then one line per problem shown."""
         count = len(self.issues)
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"{count} {noun}:\n" + "\n".join(str(i) for i in self.issues))
+        lines = [f"{count} {_problems(count)}:"]
+        lines += [str(issue) for issue in self.issues[:MAX_SHOWN_ISSUES]]
+        rest = count - MAX_SHOWN_ISSUES
+        if rest > 0:
+            lines.append(f"... and {rest} more {_problems(rest)}")
+        return lines
+
+
+def _problems(count: int) -> str:
+    return "problem" if count == 1 else "problems"
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would not show as itself written as an escape.
+
+    Line breaks would fake further lines, control characters reach the terminal as escape
+    sequences, and format characters (U+202E, U+200B, ...) reorder or hide what follows.
+    """
+    # repr() writes a character Python cannot print as \n, \x1b or \u202e.
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 class SourceError(ReconcilerError):

@@ -17,19 +17,29 @@ from pydantic import BaseModel, ValidationError
 from reconciler import spec
 from reconciler.errors import SpecError, SpecIssue
 
-# A document this large is a mistake or an alias bomb ("billion laughs"), not an organization.
+# A document this large is a mistake or an alias bomb ("billion laughs", or merge keys `<<`
+# over aliases), not an organization. Counted on the composed nodes, before anything is built.
 _MAX_NODES = 500_000
+_TOO_MANY = f"the document has over {_MAX_NODES} values"
+# An organization of thousands of accounts fits in a few hundred KiB; PyYAML's pure-Python
+# parser takes seconds and hundreds of MB per MB of text, so larger documents are refused unread.
+MAX_BYTES = 1_048_576
 
 
 def load_spec(path: str | Path) -> spec.Spec:
     """Read and validate the document at `path`."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as file:
+            data = file.read(MAX_BYTES + 1)  # the file may grow, or be a pipe: never trust stat
     except OSError as exc:
         raise SpecError(
             [SpecIssue(name, 1, 1, "", f"cannot read the file: {exc.strerror}")]
         ) from exc
+    if len(data) > MAX_BYTES:
+        raise SpecError([_too_large(name)])
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError([SpecIssue(name, 1, 1, "", "the file is not UTF-8 text")]) from exc
     return parse_spec(text, name)
@@ -37,24 +47,29 @@ def load_spec(path: str | Path) -> spec.Spec:
 
 def parse_spec(text: str, filename: str) -> spec.Spec:
     """Validate a document given as text; `filename` is used in error messages."""
-    node, data = _parse_yaml(text, filename)
-    positions = _Positions(filename)
-    positions.walk(node, ())
-    if positions.issues:
-        raise SpecError(positions.issues)
+    # Every character is at least one byte: the length check spares encoding a huge text.
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise SpecError([_too_large(filename)])
+    positions, data = _parse_yaml(text, filename)
     try:
         document = spec.Spec.model_validate(data)
     except ValidationError as exc:
         raise SpecError([_issue(positions, error) for error in exc.errors()]) from None
     except RecursionError:
         raise SpecError([SpecIssue(filename, 1, 1, "", "the document refers to itself")]) from None
-    problems = spec.check_references(document)
+    problems = [*spec.check_inline_policies(document), *spec.check_references(document)]
     if problems:
         raise SpecError([positions.issue(loc, message) for loc, message in problems])
     return document
 
 
-def _parse_yaml(text: str, filename: str) -> tuple[yaml.Node, Any]:
+def _too_large(filename: str) -> SpecIssue:
+    return SpecIssue(
+        filename, 1, 1, "", f"the document is larger than {MAX_BYTES} bytes (1 MiB); not read"
+    )
+
+
+def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
     try:
         # The reader checks every character when it is built, so it belongs inside the try.
         loader = _Loader(text)
@@ -65,7 +80,16 @@ def _parse_yaml(text: str, filename: str) -> tuple[yaml.Node, Any]:
         node = loader.get_single_node()
         if node is None:
             raise SpecError([SpecIssue(filename, 1, 1, "", "the document is empty")])
-        return node, loader.construct_document(node)
+        # Count before building values: aliases and merge keys share nodes, and each use
+        # counts, so a bomb is refused before PyYAML (or the walk below) expands it.
+        if _expanded_size(node, {}) > _MAX_NODES:
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            raise SpecError([SpecIssue(filename, line, column, "", _TOO_MANY)])
+        positions = _Positions(filename)
+        positions.walk(node, ())
+        if positions.issues:
+            raise SpecError(positions.issues)
+        return positions, loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -111,6 +135,20 @@ class _Loader(yaml.SafeLoader):
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
 
 
+def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values `node` stands for with every alias expanded; each node is sized once."""
+    if id(node) in sizes:
+        return sizes[id(node)]
+    sizes[id(node)] = 0  # an alias inside its own anchor: the walk reports it
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = node.value
+    elif isinstance(node, yaml.MappingNode):
+        children = [value for _, value in node.value]
+    sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return sizes[id(node)]
+
+
 def _line_column(text: str, position: int) -> tuple[int, int]:
     return text.count("\n", 0, position) + 1, position - text.rfind("\n", 0, position)
 
@@ -130,7 +168,7 @@ class _Positions:
         self._count += 1
         if self._count > _MAX_NODES:
             if self._count == _MAX_NODES + 1:
-                self.issues.append(self.issue((), f"the document has over {_MAX_NODES} values"))
+                self.issues.append(self.issue((), _TOO_MANY))
             return
         self.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if id(node) in self._open:  # an alias inside its own anchor: `&a [*a]`

@@ -8,8 +8,11 @@ part of the document says about another (names that must exist, be unique, or fi
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterator, Mapping
 from typing import Annotated, Any
 
 from pydantic import (
@@ -29,6 +32,7 @@ from reconciler import policies
 MAX_UNIT_DEPTH = 5  # Organizations: OUs nest at most five levels below the root
 MAX_ROLE_POLICIES = 10  # IAM: default quota of managed policies attached to one role
 MAX_TAGS = 50  # Organizations: tags per account
+ROLE_INLINE_POLICY_LIMIT = 10_240  # IAM: all inline policies of one role, without whitespace
 # Sizes a grant before the account exists: ids are 12 characters. Each account gets its own
 # placeholder (never a real id), or every uncreated account's ARN would collapse into one.
 ACCOUNT_ID_PLACEHOLDER = "#{:011d}"
@@ -41,7 +45,47 @@ _IAM_NAME = re.compile(r"^[\w+=,.@-]+\Z", re.ASCII)  # IAM takes ASCII letters o
 # Account names appear in CLI profile names, switch-role links and metric labels.
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(aws|\d{12}):policy/[\w+=,.@/-]+\Z", re.ASCII)
-_TAG_TEXT = re.compile(r"^[\w\s+=.:/@-]*$")
+_TAG_TEXT = re.compile(r"^[\w\s+=.:/@-]*\Z")
+# What CreateAccount accepts is wider, but the root user's password reset goes to this address:
+# a lookalike domain (Cyrillic U+0430 for Latin 'a') would hand the account to whoever holds it.
+_PRINTABLE_ASCII = re.compile(r"^[ -~]*\Z")
+# Unicode categories that show nothing, or change how what follows is shown: controls (Cc),
+# format characters such as U+200B or U+202E (Cf), line and paragraph separators (Zl, Zp).
+_HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+# Roles that AWS services create and rely on in member accounts; reconciler must never change
+# them, so no role template or adoption may name them. IAM role names ignore case.
+AWS_SERVICE_ROLE_NAMES = frozenset(
+    {
+        "AWSControlTowerExecution",  # Control Tower administers enrolled accounts through it
+        "AWSCloudFormationStackSetExecutionRole",  # self-managed StackSets deploy through it
+    }
+)
+AWS_SERVICE_ROLE_PREFIXES = (
+    "AWSReservedSSO_",  # IAM Identity Center's permission sets
+    "stacksets-exec-",  # service-managed StackSets
+    "cdk-",  # CDK bootstrap roles
+)
+_SERVICE_NAMES = frozenset(name.lower() for name in AWS_SERVICE_ROLE_NAMES)
+_SERVICE_PREFIXES = tuple(prefix.lower() for prefix in AWS_SERVICE_ROLE_PREFIXES)
+
+
+def is_aws_service_role(name: str) -> bool:
+    """Whether `name` is, ignoring case as IAM does, a role an AWS service relies on."""
+    folded = name.lower()
+    return folded in _SERVICE_NAMES or folded.startswith(_SERVICE_PREFIXES)
+
+
+def _visible(value: str) -> str:
+    """Refuse characters a reader cannot see: a name must look like what it is."""
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in _HIDDEN:
+            name = unicodedata.name(char, "a control character")
+            raise ValueError(
+                f"{value!r} contains an invisible or control character at position {index + 1} "
+                f"(U+{ord(char):04X}, {name}): a name must show all it holds"
+            )
+    return value
 
 
 def _account_id(value: Any) -> Any:
@@ -60,6 +104,11 @@ def _account_id(value: Any) -> Any:
 
 
 def _email(value: str) -> str:
+    if not _PRINTABLE_ASCII.match(value):
+        raise ValueError(
+            f"email {value!r} must be ASCII: the root user's password reset goes to it, and a "
+            "lookalike letter from another script names a different domain"
+        )
     if not 6 <= len(value) <= 64 or not _EMAIL.match(value):
         raise ValueError(
             f"{value!r} is not an email address AWS accepts (name@domain.tld, 6 to 64 characters)"
@@ -89,10 +138,16 @@ def _account_name(value: str) -> str:
 
 
 def _unit_name(value: str) -> str:
-    if not 1 <= len(value) <= 128 or "/" in value or value != value.strip():
+    # Organizations takes any text; ASCII keeps lookalike units (Cyrillic U+0410 for 'A') apart.
+    if (
+        not 1 <= len(value) <= 128
+        or "/" in value
+        or value != value.strip()
+        or not _PRINTABLE_ASCII.match(value)
+    ):
         raise ValueError(
-            f"{value!r} is not a valid unit name: 1 to 128 characters, no '/' (it separates "
-            "the parts of a unit path) and no leading or trailing spaces"
+            f"{value!r} is not a valid unit name: 1 to 128 printable ASCII characters, no '/' "
+            "(it separates the parts of a unit path) and no leading or trailing spaces"
         )
     return value
 
@@ -123,17 +178,19 @@ def _tag_value(value: str) -> str:
     return value
 
 
+# Every name is checked for hidden characters first, so that is the message a person reads.
+Text = Annotated[StrictStr, AfterValidator(_visible)]
 AccountId = Annotated[StrictStr, BeforeValidator(_account_id)]
-Email = Annotated[StrictStr, AfterValidator(_email)]
-AccountName = Annotated[StrictStr, AfterValidator(_account_name)]
-UnitName = Annotated[StrictStr, AfterValidator(_unit_name)]
-RoleName = Annotated[StrictStr, _iam_name(64, "role")]
-GroupName = Annotated[StrictStr, _iam_name(128, "group")]
-UserName = Annotated[StrictStr, _iam_name(64, "user")]
-PolicyName = Annotated[StrictStr, _iam_name(128, "policy")]
-PolicyArn = Annotated[StrictStr, AfterValidator(_policy_arn)]
-TagKey = Annotated[StrictStr, AfterValidator(_tag_key)]
-TagValue = Annotated[StrictStr, AfterValidator(_tag_value)]
+Email = Annotated[Text, AfterValidator(_email)]
+AccountName = Annotated[Text, AfterValidator(_account_name)]
+UnitName = Annotated[Text, AfterValidator(_unit_name)]
+RoleName = Annotated[Text, _iam_name(64, "role")]
+GroupName = Annotated[Text, _iam_name(128, "group")]
+UserName = Annotated[Text, _iam_name(64, "user")]
+PolicyName = Annotated[Text, _iam_name(128, "policy")]
+PolicyArn = Annotated[Text, AfterValidator(_policy_arn)]
+TagKey = Annotated[Text, AfterValidator(_tag_key)]
+TagValue = Annotated[Text, AfterValidator(_tag_value)]
 
 
 class _Model(BaseModel):
@@ -174,7 +231,7 @@ class Account(_Model):
     name: AccountName
     email: Email
     id: AccountId | None = None
-    unit: StrictStr | None = None
+    unit: Text | None = None
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
     roles: tuple[RoleName, ...] | None = None
     # Roles of this account to take over although they were made without the daemon's marker.
@@ -182,8 +239,8 @@ class Account(_Model):
 
 
 class Grant(_Model):
-    account: StrictStr
-    role: StrictStr
+    account: Text
+    role: Text
 
 
 class Group(_Model):
@@ -197,7 +254,7 @@ class Group(_Model):
 class Policy(_Model):
     prune: StrictBool = False
     max_changes: StrictInt = Field(default=50, ge=0)
-    protected_accounts: tuple[StrictStr, ...] = ()
+    protected_accounts: tuple[Text, ...] = ()
 
 
 class Spec(_Model):
@@ -281,6 +338,16 @@ def _check_roles(spec: Spec) -> Iterator[Problem]:
         seen.add(role.name.lower())
         if role.name.lower() == bootstrap.lower():
             yield loc, _bootstrap_clash(role, bootstrap)
+        elif is_aws_service_role(role.name):
+            yield loc, _service_role(role.name)
+
+
+def _service_role(name: str) -> str:
+    return (
+        f"role {name!r} is named like a role an AWS service relies on (Control Tower, IAM "
+        "Identity Center, CloudFormation StackSets, CDK; IAM names ignore case): reconciler "
+        "never changes such roles, so give the people's role another name"
+    )
 
 
 def _bootstrap_clash(role: RoleTemplate, bootstrap: str) -> str:
@@ -321,7 +388,9 @@ def _check_accounts(spec: Spec) -> Iterator[Problem]:
                 yield (*loc, "roles", role_index), _unknown("role", role, templates, "access.roles")
         carried = set(spec.role_names(account))
         for role_index, role in enumerate(account.adopt_roles):
-            if role not in carried:
+            if is_aws_service_role(role):
+                yield (*loc, "adopt_roles", role_index), _service_role(role)
+            elif role not in carried:
                 yield (
                     (*loc, "adopt_roles", role_index),
                     f"account {account.name!r} does not carry role {role!r}, so there is "
@@ -391,3 +460,157 @@ def _check_protected(spec: Spec) -> Iterator[Problem]:
 def _unknown(kind: str, name: str, known: set[str], where: str) -> str:
     choices = ", ".join(sorted(known)) or "none are declared"
     return f"{kind} {name!r} is not declared in {where} (declared: {choices})"
+
+
+# The IAM policy language for roles' inline policies. Role inline policies are identity
+# policies: the principal is the role itself, so Principal and NotPrincipal have no place.
+_DOCUMENT_KEYS = ("Version", "Id", "Statement")
+_STATEMENT_KEYS = ("Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition")
+_SID = re.compile(r"^[A-Za-z0-9]*\Z")  # IAM: ASCII letters and digits only
+_JSON_SCALARS = (str, bool, int, float)
+
+
+def check_inline_policies(spec: Spec) -> list[Problem]:
+    """Problems in the roles' inline policies: each an IAM policy document, all within quota."""
+    problems: list[Problem] = []
+    for index, role in enumerate(spec.access.roles):
+        loc: Loc = ("access", "roles", index, "inline_policies")
+        found = [
+            problem
+            for name, document in role.inline_policies.items()
+            for problem in _check_document(document, (*loc, name))
+        ]
+        # Only documents without problems are sure to be JSON, and so can be measured.
+        problems += found or list(_check_role_size(role, loc))
+    return problems
+
+
+def _check_role_size(role: RoleTemplate, loc: Loc) -> Iterator[Problem]:
+    size = sum(len(policies.compact_json(d)) for d in role.inline_policies.values())
+    if size > ROLE_INLINE_POLICY_LIMIT:
+        yield (
+            loc,
+            f"the inline policies of role {role.name!r} come to {size} characters as JSON "
+            f"without whitespace; IAM allows {ROLE_INLINE_POLICY_LIMIT} per role: move "
+            "statements to managed policies",
+        )
+
+
+def _check_document(document: Mapping[str, Any], loc: Loc) -> Iterator[Problem]:
+    yield from _unknown_keys(document, _DOCUMENT_KEYS, loc, "a policy document")
+    if "Version" not in document:
+        yield loc, "required key 'Version' is missing: write Version: \"2012-10-17\""
+    elif document["Version"] != policies.VERSION:
+        yield (*loc, "Version"), _version(document["Version"])
+    if "Id" in document and not isinstance(document["Id"], str):
+        yield (*loc, "Id"), f"Id must be text, not {_what(document['Id'])}"
+    if "Statement" not in document:
+        yield loc, "required key 'Statement' is missing: a policy lists its statements"
+    else:
+        yield from _check_statements(document["Statement"], (*loc, "Statement"))
+
+
+def _version(value: Any) -> str:
+    if isinstance(value, datetime.date):
+        return (
+            f'Version must be the text "{policies.VERSION}"; YAML reads the unquoted '
+            f'{value.isoformat()} as a date: write Version: "{policies.VERSION}"'
+        )
+    return f'Version must be "{policies.VERSION}" (the IAM policy language), not {_what(value)}'
+
+
+def _check_statements(value: Any, loc: Loc) -> Iterator[Problem]:
+    # IAM accepts a single statement mapping as well as a list; canonical() compares both.
+    if isinstance(value, Mapping):
+        yield from _check_statement(value, loc)
+    elif not isinstance(value, list) or not value:
+        yield loc, f"Statement must be a list of one or more statements, not {_what(value)}"
+    else:
+        for index, statement in enumerate(value):
+            if isinstance(statement, Mapping):
+                yield from _check_statement(statement, (*loc, index))
+            else:
+                yield (*loc, index), f"a statement must be a mapping, not {_what(statement)}"
+
+
+def _check_statement(statement: Mapping[Any, Any], loc: Loc) -> Iterator[Problem]:
+    for key in ("Principal", "NotPrincipal"):
+        if key in statement:
+            yield (
+                (*loc, key),
+                f"a role's inline policy has no {key}: it applies to the role itself "
+                "(who may assume the role is the trust policy, which reconciler writes)",
+            )
+    others = {k: v for k, v in statement.items() if k not in {"Principal", "NotPrincipal"}}
+    yield from _unknown_keys(others, _STATEMENT_KEYS, loc, "a statement")
+    sid = statement.get("Sid", "")
+    if not isinstance(sid, str) or not _SID.match(sid):
+        yield (*loc, "Sid"), f"Sid must be ASCII letters and digits, not {_what(sid)}"
+    if statement.get("Effect") not in {"Allow", "Deny"}:
+        effect = statement.get("Effect")
+        where = (*loc, "Effect") if "Effect" in statement else loc
+        yield where, f"Effect must be Allow or Deny, not {_what(effect)}"
+    yield from _check_one_of(statement, "Action", "NotAction", loc)
+    yield from _check_one_of(statement, "Resource", "NotResource", loc)
+    if "Condition" in statement:
+        yield from _check_condition(statement["Condition"], (*loc, "Condition"))
+
+
+def _check_one_of(
+    statement: Mapping[Any, Any], key: str, other: str, loc: Loc
+) -> Iterator[Problem]:
+    present = [k for k in (key, other) if k in statement]
+    if not present:
+        yield loc, f"a statement needs {key} or {other}"
+    elif len(present) == 2:
+        yield (*loc, other), f"a statement has {key} or {other}, not both"
+    for name in present:
+        value = statement[name]
+        items = value if isinstance(value, list) and value else [value]
+        if not all(isinstance(item, str) and item for item in items):
+            yield (*loc, name), f"{name} must be text or a list of text, not {_what(value)}"
+
+
+def _check_condition(condition: Any, loc: Loc) -> Iterator[Problem]:
+    if not isinstance(condition, Mapping) or not condition:
+        yield loc, f"Condition must map operators to their keys, not {_what(condition)}"
+        return
+    for operator, block in condition.items():
+        if not isinstance(operator, str) or not isinstance(block, Mapping) or not block:
+            yield (*loc, str(operator)), "a condition operator maps condition keys to values"
+            continue
+        for key, value in block.items():
+            items = value if isinstance(value, list) and value else [value]
+            if not isinstance(key, str) or not all(_is_json_scalar(v) for v in items):
+                yield (
+                    (*loc, operator, str(key)),
+                    f"a condition value is text, a number or a boolean, not {_what(value)}",
+                )
+
+
+def _is_json_scalar(value: Any) -> bool:
+    return isinstance(value, _JSON_SCALARS) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    )
+
+
+def _unknown_keys(
+    mapping: Mapping[Any, Any], allowed: tuple[str, ...], loc: Loc, where: str
+) -> Iterator[Problem]:
+    for key in mapping:
+        if key not in allowed:
+            yield (
+                (*loc, str(key)),
+                f"unknown key {key!r} in {where}; allowed here: {', '.join(allowed)}",
+            )
+
+
+def _what(value: Any) -> str:
+    """A value as a message names it, saying what YAML made of it when that was not text."""
+    if isinstance(value, datetime.date):
+        return f"a date ({value.isoformat()}; YAML reads an unquoted date as one: quote it)"
+    if isinstance(value, bytes | bytearray | set | tuple):
+        return f"a YAML {type(value).__name__}, which JSON cannot carry"
+    if isinstance(value, list | Mapping):
+        return f"a {'list' if isinstance(value, list) else 'mapping'}"
+    return repr(value)

@@ -17,6 +17,7 @@ BAD_EMAIL_ERROR = (
     "accounts[1].email: 'aws+shared' is not an email address AWS accepts "
     "(name@domain.tld, 6 to 64 characters)"
 )
+EMAIL_ERROR = "{!r} is not an email address AWS accepts (name@domain.tld, 6 to 64 characters)"
 
 
 @pytest.fixture
@@ -138,3 +139,37 @@ def test_as_a_process_invalid(invalid: Path) -> None:
     assert result.returncode == 1
     assert result.stdout == ""
     assert f"{invalid}:22:12: {BAD_EMAIL_ERROR}" in result.stderr
+
+
+def test_at_most_a_hundred_problems_are_printed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "accounts.yaml"
+    accounts = "".join(f"  - {{name: a{n}, email: nope{n}}}\n" for n in range(150))
+    text = MINIMAL.read_text(encoding="utf-8").replace("accounts:\n", "accounts:\n" + accounts)
+    path.write_text(text, encoding="utf-8")
+
+    status = cli.main(["validate", "--desired", str(path)])
+
+    lines = capsys.readouterr().err.splitlines()
+    assert status == 1
+    assert lines[0] == "invalid document: 150 problems:"
+    assert lines[1] == f"{path}:17:23: accounts[0].email: {EMAIL_ERROR.format('nope0')}"
+    assert len(lines) == 102
+    assert lines[-1] == "... and 50 more problems"
+
+
+def test_names_cannot_write_to_the_terminal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "accounts.yaml"
+    text = MINIMAL.read_text(encoding="utf-8").replace("unit:", '"\\e[2J\\nunit\\u202e":')
+    path.write_text(text, encoding="utf-8")
+
+    status = cli.main(["validate", "--desired", str(path)])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.count("\n") == 2
+    assert "\x1b" not in err and "\u202e" not in err
+    assert "accounts[0].\\x1b[2J\\nunit\\u202e: unknown key '\\x1b[2J\\nunit\\u202e'" in err

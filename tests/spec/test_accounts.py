@@ -175,4 +175,7 @@ def test_email_with_a_trailing_newline(variant: Variant, only_issue: OnlyIssue) 
     issue = only_issue(variant(("aws+shared@example.com", '"aws+shared@example.com\\n"')))
 
     assert issue.field == "accounts[1].email"
-    assert "is not an email address AWS accepts" in issue.message
+    assert issue.message == (
+        "'aws+shared@example.com\\n' contains an invisible or control character at position "
+        "23 (U+000A, a control character): a name must show all it holds"
+    )

@@ -68,7 +68,7 @@ def test_group_name_with_a_trailing_newline(variant: Variant, only_issue: OnlyIs
     issue = only_issue(variant(("  - name: Developers\n", '  - name: "Developers\\n"\n')))
 
     assert issue.field == "groups[0].name"
-    assert issue.message.startswith("'Developers\\n' is not a valid IAM group name")
+    assert issue.message.startswith("'Developers\\n' contains an invisible or control character")
 
 
 def test_group_name_of_128_characters_is_valid(variant: Variant) -> None:

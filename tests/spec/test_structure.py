@@ -20,7 +20,10 @@ def test_unknown_key_lists_the_keys_allowed_there(variant: Variant, only_issue: 
 
     assert (issue.line, issue.column) == (20, 5)  # the key, not its value
     assert issue.field == "accounts[0].colour"
-    assert issue.message == "unknown key 'colour'; allowed here: name, email, id, unit, tags, roles, adopt_roles"
+    assert (
+        issue.message
+        == "unknown key 'colour'; allowed here: name, email, id, unit, tags, roles, adopt_roles"
+    )
 
 
 def test_unknown_top_level_key_lists_the_top_level_keys(
