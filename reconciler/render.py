@@ -1,16 +1,25 @@
 """Render a Plan for people (text), machines (json) and pull-request comments (markdown).
 
 Pure: Plan in, text out. All three carry the same changes in the same order.
+
+Names come from the document and from AWS, and either may be hostile. Text and markdown show
+every character a terminal would not print as an escape (`\n`, `\x1b`, `\u202e`), so a name
+can neither fake a line nor send escape sequences; markdown puts every such line in a code
+block whose fence is longer than any run of backticks inside it, where GitHub renders no HTML,
+links or mentions. JSON escapes everything outside ASCII.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
-from reconciler import plan
+from reconciler import errors, plan
+
+_BACKTICKS = re.compile("`+")
 
 
 class Format(enum.StrEnum):
@@ -24,13 +33,16 @@ def render(p: plan.Plan, fmt: Format) -> str:
 
 
 def text(p: plan.Plan) -> str:
-    lines = [change.line() for change in p.changes]
-    lines += [f"! {w.change.line()} [withheld: {w.reason}]" for w in p.withheld]
-    lines += _notes(p)
+    lines = _lines(p) + _notes(p)
     if not p.changes and not p.withheld:
         lines.append("No changes. The organization matches the document.")
     lines.append(p.summary())
-    return "\n".join(lines) + "\n"
+    return "\n".join(errors.printable(line) for line in lines) + "\n"
+
+
+def _lines(p: plan.Plan) -> list[str]:
+    lines = [change.line() for change in p.changes]
+    return lines + [f"! {w.change.line()} [withheld: {w.reason}]" for w in p.withheld]
 
 
 def _notes(p: plan.Plan) -> list[str]:
@@ -84,10 +96,7 @@ def _plain(value: Any) -> Any:
 def markdown(p: plan.Plan) -> str:
     parts = ["### reconciler plan", "", f"**{p.summary()}**", ""]
     if p.changes or p.withheld:
-        body = [c.line() for c in p.changes] + [
-            f"! {w.change.line()} [withheld: {w.reason}]" for w in p.withheld
-        ]
-        parts += ["```diff", *body, "```", ""]
+        parts += [*_fenced(_lines(p), "diff"), ""]
     else:
         parts += ["No changes. The organization matches the document.", ""]
     notes = _notes(p)
@@ -95,9 +104,17 @@ def markdown(p: plan.Plan) -> str:
         parts += [
             "<details><summary>Notes</summary>",
             "",
-            *[f"- {n}" for n in notes],
+            *_fenced([f"- {n}" for n in notes], "text"),
             "",
             "</details>",
             "",
         ]
     return "\n".join(parts)
+
+
+def _fenced(lines: list[str], language: str) -> list[str]:
+    """A code block of `lines`, each on one line, that no line can close early."""
+    shown = [errors.printable(line) for line in lines]
+    longest = max((len(run) for line in shown for run in _BACKTICKS.findall(line)), default=0)
+    fence = "`" * max(3, longest + 1)  # CommonMark: only a fence as long closes the block
+    return [fence + language, *shown, fence]
