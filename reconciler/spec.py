@@ -2,7 +2,8 @@
 
 Pure: no file, network or AWS access. `load.py` reads the YAML and maps the errors raised here
 back to lines and columns. Validation happens in two steps: the models check each value where
-it stands (every such problem is reported at once), then `check_references` checks what one
+it stands (every such problem is reported at once), then `check_inline_policies` checks the
+policy documents the models hold as plain mappings, and `check_references` checks what one
 part of the document says about another (names that must exist, be unique, or fit AWS quotas).
 """
 
