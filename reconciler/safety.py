@@ -10,6 +10,7 @@ the source account even when that account is protected (commonly the management 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -247,50 +248,70 @@ def _by_lower(items: Mapping[str, _V]) -> dict[str, _V]:
     return {key.lower(): value for key, value in items.items()}
 
 
-# What the daemon manages of each kind a removal is weighed in, and what a plan removes.
 def _check_mass_removal(proposed: plan.Plan, facts: Facts) -> None:
-    managed = _managed_counts(facts)
-    removed = _removed_counts(proposed)
-    for kind, count in removed.items():
-        if count and 2 * count > managed.get(kind, 0):
+    """Refuse a plan removing more than half of what the daemon manages of a kind, counting
+    what the plan itself adds: an emptied document is refused, a renamed group (its members
+    removed from one and added to the other) or a stray member on a first pass is not."""
+    managed = _managed_counts(facts) + _counts(proposed, _added)
+    for kind, count in _counts(proposed, _removed).items():
+        if count and 2 * count > managed[kind]:
             raise SafetyError(
-                f"the plan removes {count} of the {managed.get(kind, 0)} {kind} the daemon "
-                "manages, more than half; nothing was applied. If that is intended, run with "
-                "--allow-mass-removal (kept out of the document, so that the pull request "
-                "making the removal cannot also allow it)"
+                f"the plan removes {count} of the {managed[kind]} {kind} the daemon manages "
+                "(counting those it adds), more than half; nothing was applied. If that is "
+                "intended, run with --allow-mass-removal (kept out of the document, so that "
+                "the pull request making the removal cannot also allow it)"
             )
 
 
-def _managed_counts(facts: Facts) -> dict[str, int]:
+def _managed_counts(facts: Facts) -> Counter[str]:
     ours = state.group_path(facts.instance)
     declared = {name.lower() for name in facts.declared.groups}
-    groups = [g for g in facts.live.groups.values() if g.path == ours or g.name.lower() in declared]
+    groups = [
+        g for g in facts.live.groups.values() if g.path == ours or g.name.lower() in declared
+    ]
     roles = [
         role
         for account in facts.live.accounts
         for role in (account.roles or {}).values()
         if role.managed
     ]
-    return {
-        "groups": len(groups),
-        "memberships": sum(len(g.users) for g in groups),
-        "grants": sum(len(plan.grants_of(g.grant_policy)) for g in groups),
-        "roles": len(roles),
-    }
+    return Counter(
+        groups=len(groups),
+        memberships=sum(len(g.users) for g in groups),
+        grants=sum(len(plan.grants_of(g.grant_policy)) for g in groups),
+        roles=len(roles),
+    )
 
 
-def _removed_counts(proposed: plan.Plan) -> dict[str, int]:
-    changes = proposed.changes
-    return {
-        "groups": sum(isinstance(c, plan.DeleteGroup) for c in changes),
-        "memberships": sum(isinstance(c, plan.RemoveMember) for c in changes),
-        "grants": sum(
-            len(plan.grants_of(c.before) - plan.grants_of(c.after))
-            for c in changes
-            if isinstance(c, plan.PutGroupGrants)
-        ),
-        "roles": sum(isinstance(c, plan.DeleteRole) for c in changes),
-    }
+# What one change adds or removes, by kind, for the mass-removal rail.
+_Tally = Callable[[plan.Change], dict[str, int]]
+
+
+def _added(change: plan.Change) -> dict[str, int]:
+    if isinstance(change, plan.CreateGroup):
+        return {"groups": 1, "grants": len(plan.grants_of(change.definition.grant_policy))}
+    if isinstance(change, plan.PutGroupGrants):
+        return {"grants": len(plan.grants_of(change.after) - plan.grants_of(change.before))}
+    if isinstance(change, plan.AddMember):
+        return {"memberships": 1}
+    return {"roles": 1} if isinstance(change, plan.CreateRole) else {}
+
+
+def _removed(change: plan.Change) -> dict[str, int]:
+    if isinstance(change, plan.DeleteGroup):
+        return {"groups": 1}
+    if isinstance(change, plan.PutGroupGrants):
+        return {"grants": len(plan.grants_of(change.before) - plan.grants_of(change.after))}
+    if isinstance(change, plan.RemoveMember):
+        return {"memberships": 1}
+    return {"roles": 1} if isinstance(change, plan.DeleteRole) else {}
+
+
+def _counts(proposed: plan.Plan, tally: _Tally) -> Counter[str]:
+    total: Counter[str] = Counter()
+    for change in proposed.changes:
+        total.update(tally(change))
+    return total
 
 
 def _check_size(document: spec.Spec, proposed: plan.Plan) -> None:

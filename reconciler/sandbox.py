@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from reconciler import load
+from reconciler import load, state
 from reconciler.simulator import Simulator
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
@@ -82,7 +82,10 @@ def _seed_role_without_mfa(url: str, account_id: str, bootstrap_role: str, docum
             }
         ],
     }
-    iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust))
+    # Marked as the daemon's, as if it had made the role and someone then removed the MFA
+    # condition by hand: drift to correct, not a role to adopt.
+    marker = [{"Key": state.MARKER_KEY, "Value": state.DEFAULT_INSTANCE}]
+    iam.create_role(RoleName=role.name, AssumeRolePolicyDocument=json.dumps(trust), Tags=marker)
 
 
 def _client(service: str, url: str, **keys: str) -> Any:

@@ -95,9 +95,10 @@ def test_removing_most_of_the_memberships_needs_the_flag(applied: Aws) -> None:
     refused = run_pass(applied.url, document(without="Auditors"), apply=True)
 
     assert refused.refused == (
-        "the plan removes 2 of the 3 memberships the daemon manages, more than half; nothing "
-        "was applied. If that is intended, run with --allow-mass-removal (kept out of the "
-        "document, so that the pull request making the removal cannot also allow it)"
+        "the plan removes 2 of the 3 memberships the daemon manages (counting those it adds), "
+        "more than half; nothing was applied. If that is intended, run with "
+        "--allow-mass-removal (kept out of the document, so that the pull request making the "
+        "removal cannot also allow it)"
     )
     assert _group(applied, "Auditors") == {
         "users": ["alice", "james"],
