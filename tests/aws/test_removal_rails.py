@@ -4,8 +4,11 @@ each removal takes with it. Checked in AWS, read back."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from reconciler import cli
 from tests.aws.support import Aws, failures, run_pass
 from tests.simulation.strict import StrictAws
 
@@ -122,3 +125,45 @@ def test_max_changes_counts_each_member_a_removal_takes(applied: Aws) -> None:
 
     assert refused.refused.startswith("the plan has 3 changes, more than")
     assert _group(applied, "Contractors") == {"users": ["carol"], "inline": ["reconciler-grants"]}
+
+
+def _apply(applied: Aws, tmp_path: Path, *flags: str) -> int:
+    path = tmp_path / "accounts.yaml"
+    path.write_text(document(without="Auditors"))
+    return cli.main(["apply", "--endpoint-url", applied.url, "--desired", str(path), *flags])
+
+
+def test_the_command_line_refuses_a_mass_removal_without_the_flag(
+    applied: Aws, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _apply(applied, tmp_path) == 1
+    assert "run with --allow-mass-removal" in capsys.readouterr().err
+    assert _group(applied, "Auditors")["users"] == ["alice", "james"]
+
+    assert _apply(applied, tmp_path, "--allow-mass-removal") == 0
+    assert _group(applied, "Auditors") == {"users": [], "inline": []}
+
+
+@pytest.mark.parametrize(("value", "status"), [("true", 0), ("1", 0), ("false", 1), ("", 1)])
+def test_the_flag_from_the_environment(
+    applied: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, status: int
+) -> None:
+    monkeypatch.setenv("RECONCILER_ALLOW_MASS_REMOVAL", value)
+    assert _apply(applied, tmp_path) == status
+
+
+@pytest.mark.parametrize("value", ["maybe", "--allow-mass-removal", "yes please", "tru\u200be"])
+def test_a_flag_value_that_is_neither_true_nor_false_is_refused(
+    applied: Aws,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RECONCILER_ALLOW_MASS_REMOVAL", value)
+    with pytest.raises(SystemExit) as stopped:
+        _apply(applied, tmp_path)
+    assert stopped.value.code != 0
+    message = str(stopped.value.code) + capsys.readouterr().err
+    assert "RECONCILER_ALLOW_MASS_REMOVAL" in message and "must be true or false" in message
+    assert _group(applied, "Auditors")["users"] == ["alice", "james"]
