@@ -320,6 +320,8 @@ class _Server(ThreadingWSGIServer):
     is answered 503 and closed at once, so many idle clients cannot make threads without bound
     (and each of those few is dropped after its timeouts, see `_Handler`)."""
 
+    request_queue_size = 128  # a burst beyond the default 5 would wait on TCP retransmits
+
     def __init__(self, address: tuple[str, int], settings: Settings) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.settings = settings

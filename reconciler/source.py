@@ -204,9 +204,7 @@ class GitSource:
         verb = args[0]
         code, out, err = _run(command, self._environment(), self.timeout, f"git {verb}")
         if code != 0:
-            lines = err.decode("utf-8", "replace").strip().splitlines()
-            message = redact(lines[-1] if lines else "")
-            raise SourceError(f"git {verb} failed for {self.describe()}: {message}")
+            raise SourceError(f"git {verb} failed for {self.describe()}: {_reason(err)}")
         return out
 
     def _auth_options(self) -> list[str]:
@@ -267,6 +265,14 @@ def _run(
         process.communicate()
         raise SourceError(f"{what} timed out after {timeout:g} s") from exc
     return process.returncode, out, err
+
+
+def _reason(stderr: bytes) -> str:
+    """The line of git's error output that says what went wrong: the first that is not a
+    warning or a hint (the last one is often advice such as "and the repository exists.")."""
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()]
+    telling = [line for line in lines if line and not line.startswith(("warning:", "hint:"))]
+    return redact(telling[0].removeprefix("fatal: ") if telling else "no message")
 
 
 def check_url(url: str) -> None:

@@ -147,3 +147,25 @@ class Daemon:
         if not self._log_file.closed:
             self._log_file.flush()
         return self.log.read_text()
+
+
+def serving_remote(path: Path, text: str = EXAMPLE_TEXT) -> str:
+    """A repository that a partial fetch over file:// may ask for blobs one by one."""
+    new_repository(path, text)
+    git(path, "config", "uploadpack.allowFilter", "true")
+    return f"file://{path}"
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Ids of the processes whose command line or environment contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if text.encode() in blob:
+            found.append(int(entry.name))
+    return found
