@@ -246,6 +246,7 @@ class Daemon:
         self.stop.wait()
         log.info("stopping: no new passes; the current one ends at a safe point")
         scheduler.shutdown(wait=False)
+        self.source.cancel()  # a fetch under way would hold the pass for minutes
         finished = self._pass_lock.acquire(timeout=SHUTDOWN_GRACE)
         server.shutdown()
         log.info("stopped", extra={"fields": {"pass_finished": finished}})

@@ -82,6 +82,9 @@ class Source(Protocol):
 
     def describe(self) -> str: ...
 
+    def cancel(self) -> None:
+        """Stop a fetch under way, at shutdown; it then fails with a SourceError."""
+
 
 @dataclass(frozen=True)
 class DirectorySource:
@@ -109,6 +112,9 @@ class DirectorySource:
     def describe(self) -> str:
         return str(self.path)
 
+    def cancel(self) -> None:
+        """A read of a local file ends by itself."""
+
 
 def _read_file(path: Path) -> bytes:
     try:
@@ -131,6 +137,9 @@ class GitSource:
     known_hosts_file: str | None = None
     allowed_signers: str | None = None
     timeout: float = GIT_TIMEOUT
+    _running: set[subprocess.Popen[bytes]] = field(
+        default_factory=set, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         check_url(self.url)
@@ -162,6 +171,12 @@ class GitSource:
 
     def describe(self) -> str:
         return f"{redact(self.url)}#{self.ref}"
+
+    def cancel(self) -> None:
+        """Kill the git commands under way: in sessions of their own, they would otherwise
+        outlive the daemon, credentials and all."""
+        for process in list(self._running):  # list(): a copy taken under the GIL
+            _kill_group(process)
 
     def _repository(self) -> Path:
         repository = self.workdir / "repository.git"
@@ -202,7 +217,9 @@ class GitSource:
         options += [word for setting in config for word in ("-c", setting)]
         command = ["git", "-C", str(repository), *options, *args]
         verb = args[0]
-        code, out, err = _run(command, self._environment(), self.timeout, f"git {verb}")
+        code, out, err = _run(command, self._environment(), self.timeout, self._running)
+        if code is None:
+            raise SourceError(f"git {verb} timed out after {self.timeout:g} s")
         if code != 0:
             raise SourceError(f"git {verb} failed for {self.describe()}: {_reason(err)}")
         return out
@@ -242,8 +259,11 @@ class GitSource:
 
 
 def _run(
-    command: list[str], env: dict[str, str], timeout: float, what: str
-) -> tuple[int, bytes, bytes]:
+    command: list[str],
+    env: dict[str, str],
+    timeout: float,
+    running: set[subprocess.Popen[bytes]],
+) -> tuple[int | None, bytes, bytes]:
     """Run a command in a session of its own, so that on timeout the whole process group
     (git and the transport helpers and ssh it started, each holding the credentials) dies."""
     try:
@@ -257,14 +277,21 @@ def _run(
         )
     except OSError as exc:  # git missing, or not executable
         raise SourceError(f"cannot run git: {exc.strerror}") from exc
+    running.add(process)
     try:
         out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+    except subprocess.TimeoutExpired:
+        _kill_group(process)
         process.communicate()
-        raise SourceError(f"{what} timed out after {timeout:g} s") from exc
+        return None, b"", b""
+    finally:
+        running.discard(process)
     return process.returncode, out, err
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _reason(stderr: bytes) -> str:

@@ -47,7 +47,7 @@ def _get(port: int, path: str = "/healthz") -> int:
 
 def _idle(port: int) -> socket.socket:
     connection = socket.create_connection(("127.0.0.1", port))
-    connection.settimeout(10)
+    connection.settimeout(20)  # longer than the server's default idle timeout
     return connection
 
 

@@ -60,6 +60,9 @@ class _BlockingSource:
     def describe(self) -> str:
         return "test"
 
+    def cancel(self) -> None:
+        self.release.set()
+
 
 def test_a_pass_never_starts_while_another_is_running() -> None:
     source = _BlockingSource()
