@@ -113,8 +113,7 @@ EVERY: dict[str, tuple[plan.Change, str]] = {
     ),
     "DeleteGroup": (
         plan.DeleteGroup("Old"),
-        "- group Old: delete with its members and policies (at path /reconciler/, "
-        "no longer declared)",
+        "- group Old: delete the group (at path /reconciler/, no longer declared)",
     ),
 }
 CREATES, UPDATES, DELETES = 5, 12, 4
