@@ -170,7 +170,7 @@ def _source(args: argparse.Namespace) -> source.Source:
         path=args.source_path,
         workdir=Path(args.workdir),
         ssh_key_file=args.git_ssh_key_file,
-        token=os.environ.get("RECONCILER_GIT_TOKEN"),
+        token=os.environ.get("RECONCILER_GIT_TOKEN") or None,  # an empty Secret value: none
         known_hosts_file=args.git_known_hosts_file,
         allowed_signers=args.allowed_signers,
     )

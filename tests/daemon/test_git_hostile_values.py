@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.errors import SourceError
 from reconciler.source import GitSource
-from tests.daemon.support import serving_remote
+from tests.daemon.support import EXAMPLE_TEXT, serving_remote
 
 PATH = "desired/accounts.yaml"
 URL_RULE = "only https://, ssh://, user@host:path and file:// remotes are allowed"
@@ -149,6 +149,17 @@ def test_files_named_for_ssh_must_exist_and_be_plain_paths(tmp_path: Path, optio
     with pytest.raises(SourceError) as refused:
         GitSource(url, "main", PATH, tmp_path / "work", **{option: missing})  # type: ignore[arg-type]
     assert str(refused.value) == f"{flag_name} {missing!r} is not a readable file"
+
+
+def test_a_work_directory_that_looks_like_an_option_is_a_directory(
+    remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    workdir = Path(f"--upload-pack=touch {_marker(tmp_path)}")
+    revision = GitSource(remote, "main", PATH, workdir).fetch()
+    assert revision.text == EXAMPLE_TEXT
+    assert (tmp_path / workdir / "repository.git" / "HEAD").exists()
+    assert not _marker(tmp_path).exists()
 
 
 def test_ssh_file_paths_reach_ssh_quoted_not_run(tmp_path: Path) -> None:
