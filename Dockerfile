@@ -8,7 +8,7 @@
 #     -e RECONCILER_SOURCE_URL=https://github.com/acme/aws-access.git -p 8080:8080 reconciler:0.1.0
 #
 # The container runs as uid/gid 10001 and writes only to /var/lib/reconciler (the git clone,
-# and HOME for ssh's known_hosts) and /tmp, so it runs with a read-only root filesystem.
+# and HOME) and /tmp, so it runs with a read-only root filesystem.
 
 # The base image, pinned by digest so a rebuild gets the same bytes: the multi-platform index
 # digest of python:3.12-slim when it was python:3.12.14-slim-trixie. To update, read the current
@@ -61,8 +61,9 @@ RUN groupadd --system --gid 10001 reconciler \
 
 COPY --from=builder /opt/venv /opt/venv
 
-# HOME on the writable volume: ssh records host keys in ~/.ssh/known_hosts and git reads
-# ~/.gitconfig; with a read-only root filesystem nothing else is writable.
+# HOME on the writable volume: git and ssh look there for their configuration; with a
+# read-only root filesystem nothing else is writable. ssh never records a host key: SSH remotes
+# need the host's key in a mounted file (RECONCILER_GIT_KNOWN_HOSTS_FILE).
 ENV PATH=/opt/venv/bin:$PATH \
     HOME=/var/lib/reconciler \
     PYTHONDONTWRITEBYTECODE=1 \

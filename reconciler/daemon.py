@@ -74,7 +74,7 @@ class DocumentState:
         try:
             document = load.parse_spec(revision.text, revision.path)
         except SpecError as exc:
-            self._reject([str(issue) for issue in exc.issues])
+            self._reject(exc.lines()[1:])  # at most the first 100, and a count of the rest
             return
         self.in_force = (revision, document)
         self.newest_valid = True
