@@ -266,9 +266,7 @@ def _check_mass_removal(proposed: plan.Plan, facts: Facts) -> None:
 def _managed_counts(facts: Facts) -> Counter[str]:
     ours = state.group_path(facts.instance)
     declared = {name.lower() for name in facts.declared.groups}
-    groups = [
-        g for g in facts.live.groups.values() if g.path == ours or g.name.lower() in declared
-    ]
+    groups = [g for g in facts.live.groups.values() if g.path == ours or g.name.lower() in declared]
     roles = [
         role
         for account in facts.live.accounts
