@@ -102,7 +102,8 @@ def configure(fmt: str = "json", level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    if level.lower() != "debug":
-        # botocore and urllib3 narrate every request at INFO/DEBUG; keep them to warnings.
-        for noisy in ("botocore", "boto3", "urllib3", "apscheduler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # botocore and urllib3 narrate every request at INFO/DEBUG; keep them to warnings unless
+    # debugging (set either way: configuring twice must not keep the first choice).
+    quiet = logging.NOTSET if level.lower() == "debug" else logging.WARNING
+    for noisy in ("botocore", "boto3", "urllib3", "apscheduler"):
+        logging.getLogger(noisy).setLevel(quiet)
