@@ -5,6 +5,11 @@ raises `SafetyError`, in which case nothing at all is applied. Changes to protec
 (their unit, tags and roles) are withheld (reported, never applied) rather than failing the
 whole organization. The groups the document declares are its access plane and are managed in
 the source account even when that account is protected (commonly the management account).
+
+Also withheld, each with its reason: changes to a live role or group made outside the daemon
+that the document does not `adopt`, and changes to roles never ours to change (the daemon's
+own, service-linked ones, those AWS services rely on). Refused as a whole: one live account
+declared twice, and a mass removal the operator did not allow.
 """
 
 from __future__ import annotations
@@ -19,8 +24,6 @@ from reconciler import plan, policies, spec, state
 from reconciler.errors import SafetyError
 
 _V = TypeVar("_V")
-
-
 _NOTHING = state.OrgState(units={}, accounts=(), groups={})
 
 
