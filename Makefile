@@ -26,12 +26,14 @@ run: $(VENV)/.sandbox
 test: $(VENV)/.dev
 	$(BIN)/ruff check reconciler tests
 	$(BIN)/mypy --strict reconciler
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check reconciler tests
 	$(BIN)/ruff format --check reconciler tests
 	$(BIN)/mypy --strict reconciler
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

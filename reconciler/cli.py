@@ -16,22 +16,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler import (
-    __version__,
-    access,
-    daemon,
-    load,
-    logs,
-    policies,
-    reconcile,
-    render,
-    source,
-    spec,
-    state,
-)
+from reconciler import __version__, daemon, logs, reconcile, source
 from reconciler.aws import read
-from reconciler.errors import AwsError, ReconcilerError, SpecError
-from reconciler.plan import Status
+from reconciler.core import access, load, policies, render, spec, state
+from reconciler.core.errors import AwsError, ReconcilerError, SpecError
+from reconciler.core.plan import Status
 
 Command = Callable[[argparse.Namespace], int]
 # An instance name is a tag value, an IAM path element and part of a tag key: all three accept
@@ -133,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _sandbox(args: argparse.Namespace) -> int:
-    from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox])
+    from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox]
 
     logs.configure(args.log_format, args.log_level)
     desired = Path(args.desired)

@@ -28,11 +28,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from reconciler import load, logs, reconcile, spec, state
+from reconciler import logs, reconcile
 from reconciler.aws.sessions import Sessions
-from reconciler.errors import ReconcilerError, SourceError, SpecError
+from reconciler.core import load, spec, state
+from reconciler.core.errors import ReconcilerError, SourceError, SpecError
+from reconciler.core.plan import Status
 from reconciler.metrics import Metrics, api_call_counter
-from reconciler.plan import Status
 from reconciler.source import Revision, Source
 
 log = logging.getLogger("reconciler")

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
 from prometheus_client import Counter as PromCounter
 
 from reconciler import __version__
-from reconciler.plan import Action, Kind, Status
+from reconciler.core.plan import Action, Kind, Status
 
 if TYPE_CHECKING:
     from reconciler.reconcile import Result

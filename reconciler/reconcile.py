@@ -10,11 +10,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from reconciler import diff, safety, spec, state
 from reconciler.aws import read, write
 from reconciler.aws.sessions import Sessions
-from reconciler.errors import SafetyError
-from reconciler.plan import Outcome, Plan, Status
+from reconciler.core import diff, safety, spec, state
+from reconciler.core.errors import SafetyError
+from reconciler.core.plan import Outcome, Plan, Status
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from reconciler import load, state
+from reconciler.core import load, state
 from reconciler.simulator import Simulator
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}

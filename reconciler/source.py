@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.errors import SourceError
+from reconciler.core.errors import SourceError
 
 GIT_TIMEOUT = 120.0  # seconds for one git command; a hung fetch must not hold the daemon
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024  # far above any organization's document; bounds memory

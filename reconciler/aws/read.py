@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from reconciler import policies, spec, state
 from reconciler.aws.sessions import Sessions, call, each_page, pages
-from reconciler.errors import AccessError, AwsError
+from reconciler.core import policies, spec, state
+from reconciler.core.errors import AccessError, AwsError
 
 log = logging.getLogger(__name__)
 RECENT = 3600  # seconds since an account joined during which its bootstrap role may lag

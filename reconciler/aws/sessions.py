@@ -25,8 +25,8 @@ import botocore.credentials
 import botocore.exceptions
 import botocore.session
 
-from reconciler import policies
-from reconciler.errors import (
+from reconciler.core import policies
+from reconciler.core.errors import (
     AccessError,
     AwsError,
     AwsRequestError,

@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from reconciler import plan, policies, state
 from reconciler.aws.sessions import Sessions, call, pages
-from reconciler.errors import (
+from reconciler.core import plan, policies, state
+from reconciler.core.errors import (
     AccessError,
     AlreadyExistsError,
     AwsError,

@@ -11,9 +11,10 @@ import boto3
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from reconciler import load, reconcile, spec
+from reconciler import reconcile
 from reconciler.aws import write
 from reconciler.aws.sessions import Sessions
+from reconciler.core import load, spec
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TEXT = (REPO / "desired" / "accounts.yaml").read_text()

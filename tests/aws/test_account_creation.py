@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler import plan
 from reconciler.aws import write
+from reconciler.core import plan
 from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
 from tests.faults.support import CREATED_NAMES, assert_example_state
 from tests.simulation.faults import Fault, FaultyServer

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler import cli, plan
+from reconciler import cli
 from reconciler.aws.sessions import Sessions
+from reconciler.core import plan
 from tests.aws.support import EXAMPLE_TEXT, Aws, canned, run_pass
 
 ACME_DEV = "aws+acme-dev@example.com"

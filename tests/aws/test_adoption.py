@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from reconciler.plan import CreateAccount, CreateGroup, CreateRole, MarkRole
+from reconciler.core.plan import CreateAccount, CreateGroup, CreateRole, MarkRole
 from tests.aws.support import Aws, run_pass
 from tests.simulation.strict import StrictAws
 

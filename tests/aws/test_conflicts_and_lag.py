@@ -5,8 +5,8 @@ with AWS's own message."""
 
 from __future__ import annotations
 
-from reconciler import plan
 from reconciler.aws import write
+from reconciler.core import plan
 from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
 from tests.faults.support import assert_example_state
 from tests.simulation.strict import StrictAws

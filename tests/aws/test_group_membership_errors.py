@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler import plan
+from reconciler.core import plan
 from tests.aws.support import EXAMPLE_TEXT, Aws, run_pass
 from tests.simulation.faults import Fault, FaultyServer
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from reconciler import cli
-from reconciler.plan import Kind
+from reconciler.core.plan import Kind
 from tests.aws.support import EXAMPLE_TEXT, Aws, run_pass
 
 ACME_DEV = "aws+acme-dev@example.com"

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from reconciler.plan import Withheld
+from reconciler.core.plan import Withheld
 from tests.aws.support import Aws, failures, run_pass
 from tests.simulation.strict import StrictAws
 

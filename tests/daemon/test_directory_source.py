@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import source
-from reconciler.errors import SourceError
+from reconciler.core.errors import SourceError
 from reconciler.source import DirectorySource
 from tests.daemon.support import EXAMPLE_TEXT
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import SourceError
+from reconciler.core.errors import SourceError
 from reconciler.source import GitSource
 from tests.daemon.support import EXAMPLE_TEXT, serving_remote
 

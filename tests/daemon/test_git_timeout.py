@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import SourceError
+from reconciler.core.errors import SourceError
 from reconciler.source import GitSource
 from tests.daemon.https_support import silent_server
 from tests.daemon.support import Daemon, processes_mentioning

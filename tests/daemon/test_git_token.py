@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.errors import SourceError
+from reconciler.core.errors import SourceError
 from reconciler.source import GitSource
 from tests.daemon.https_support import Recorder, recording_server, tls_context
 

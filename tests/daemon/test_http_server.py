@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.core.errors import ReconcilerError
 from reconciler.daemon import Daemon, Settings, parse_listen
-from reconciler.errors import ReconcilerError
 from reconciler.source import DirectorySource
 from tests.daemon.support import Daemon as DaemonProcess
 from tests.daemon.support import free_port

@@ -34,8 +34,8 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
-from reconciler import load, state
 from reconciler.aws import sessions
+from reconciler.core import load, state
 
 REPO = Path(__file__).resolve().parents[2]
 IAM = REPO / "deploy" / "iam"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import diff, load, plan, policies, spec, state
+from reconciler.core import diff, load, plan, policies, spec, state
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FILENAME = "accounts.yaml"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import diff, plan, spec, state
+from reconciler.core import diff, plan, spec, state
 
 PlanOf = Callable[..., plan.Plan]
 Variant = Callable[..., spec.Spec]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import plan, spec, state
+from reconciler.core import plan, spec, state
 
 PlanOf = Callable[..., plan.Plan]
 Variant = Callable[..., spec.Spec]

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler import plan, policies, spec, state
+from reconciler.core import plan, policies, spec, state
 
 PlanOf = Callable[..., plan.Plan]
 Variant = Callable[..., spec.Spec]

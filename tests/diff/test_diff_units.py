@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import plan, state
+from reconciler.core import plan, state
 
 PlanOf = Callable[..., plan.Plan]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import botocore.exceptions
 import pytest
 
-from reconciler import errors
 from reconciler.aws.sessions import translated
+from reconciler.core import errors
 
 # The whole table, written out: a code moved to another class is a change someone must mean.
 EXPECTED: dict[str, type[errors.AwsError]] = {

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from reconciler import diff, plan, policies, spec, state
+from reconciler.core import diff, plan, policies, spec, state
 
 Variant = Callable[..., spec.Spec]
 T = TypeVar("T")

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler import policies
+from reconciler.core import policies
 
 SOURCE = "444455556666"
 ROOT = f"arn:aws:iam::{SOURCE}:root"

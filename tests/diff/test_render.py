@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from reconciler import plan, policies, render, state
+from reconciler.core import plan, policies, render, state
 
 ACME = "333333333333"
 TRUST = policies.compact_json(policies.trust_policy("444444444444", require_mfa=True))

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from reconciler import plan, render
+from reconciler.core import plan, render
 
 HOSTILE = {
     "fence": "a```\n### Approved",

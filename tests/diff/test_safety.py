@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler import plan, policies, safety, spec, state
-from reconciler.errors import SafetyError
+from reconciler.core import plan, policies, safety, spec, state
+from reconciler.core.errors import SafetyError
 
 Variant = Callable[..., spec.Spec]
 PlanOf = Callable[..., plan.Plan]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler import load, plan, policies, safety, spec, state
-from reconciler.errors import SafetyError
+from reconciler.core import load, plan, policies, safety, spec, state
+from reconciler.core.errors import SafetyError
 
 MANAGEMENT = "111111111111"
 ACME = "333333333333"

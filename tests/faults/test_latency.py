@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from reconciler import plan
 from reconciler.aws import sessions
+from reconciler.core import plan
 from tests.aws.support import Aws, run_pass
 from tests.faults.support import Endpoint, assert_example_state
 from tests.simulation.faults import Fault

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import load
-from reconciler.errors import SpecError, SpecIssue
+from reconciler.core import load
+from reconciler.core.errors import SpecError, SpecIssue
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FILENAME = "accounts.yaml"

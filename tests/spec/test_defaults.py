@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler import load, spec
+from reconciler.core import load, spec
 
 Variant = Callable[..., str]
 

@@ -11,7 +11,8 @@ import jsonschema  # installed with moto[server], a dev dependency
 import pytest
 import yaml
 
-from reconciler import cli, load
+from reconciler import cli
+from reconciler.core import load
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "desired" / "accounts.yaml"

@@ -14,8 +14,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler import load, spec
-from reconciler.errors import SpecError
+from reconciler.core import load, spec
+from reconciler.core.errors import SpecError
 
 FILENAME = "fuzz.yaml"
 # PyYAML counts each of these as a line break when it numbers lines.

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler import load
-from reconciler.errors import SpecIssue
+from reconciler.core import load
+from reconciler.core.errors import SpecIssue
 
 Variant = Callable[..., str]
 OnlyIssue = Callable[[str], SpecIssue]

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler import load, policies
-from reconciler.errors import SpecError, SpecIssue
+from reconciler.core import load, policies
+from reconciler.core.errors import SpecError, SpecIssue
 
 Variant = Callable[..., str]
 OnlyIssue = Callable[[str], SpecIssue]

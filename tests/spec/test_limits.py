@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import load
-from reconciler.errors import SpecError, SpecIssue
+from reconciler.core import load
+from reconciler.core.errors import SpecError, SpecIssue
 
 OnlyIssue = Callable[[str], SpecIssue]
 TOO_LARGE = "the document is larger than 1048576 bytes (1 MiB); not read"

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from reconciler import spec
-from reconciler.errors import SpecIssue
+from reconciler.core import spec
+from reconciler.core.errors import SpecIssue
 
 Variant = Callable[..., str]
 OnlyIssue = Callable[[str], SpecIssue]

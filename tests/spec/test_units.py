@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler import load
-from reconciler.errors import SpecIssue
+from reconciler.core import load
+from reconciler.core.errors import SpecIssue
 
 Variant = Callable[..., str]
 OnlyIssue = Callable[[str], SpecIssue]

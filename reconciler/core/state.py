@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from reconciler import policies, spec
+from reconciler.core import policies, spec
 
 # The ownership marker: only resources carrying it are ever deleted. Its value names the
 # instance (`--instance`), so two daemons sharing accounts never prune each other's resources:

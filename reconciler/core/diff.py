@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from reconciler import plan, policies, state
+from reconciler.core import plan, policies, state
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from reconciler import plan, policies, spec, state
-from reconciler.errors import SafetyError
+from reconciler.core import plan, policies, spec, state
+from reconciler.core.errors import SafetyError
 
 _V = TypeVar("_V")
 _NOTHING = state.OrgState(units={}, accounts=(), groups={})

@@ -11,8 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from reconciler import policies, spec
-from reconciler.errors import ReconcilerError
+from reconciler.core import policies, spec
+from reconciler.core.errors import ReconcilerError
 
 _DISPLAY_NAME_LIMIT = 64  # the console truncates longer display names
 

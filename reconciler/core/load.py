@@ -14,8 +14,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from reconciler import spec
-from reconciler.errors import SpecError, SpecIssue
+from reconciler.core import spec
+from reconciler.core.errors import SpecError, SpecIssue
 
 # A document this large is a mistake or an alias bomb ("billion laughs", or merge keys `<<`
 # over aliases), not an organization. Counted on the composed nodes, before anything is built.

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from reconciler import policies, state
+from reconciler.core import policies, state
 
 
 class Action(enum.StrEnum):

@@ -27,7 +27,7 @@ from pydantic import (
     StrictStr,
 )
 
-from reconciler import policies
+from reconciler.core import policies
 
 # AWS limits the document must respect, cited where they are enforced.
 MAX_UNIT_DEPTH = 5  # Organizations: OUs nest at most five levels below the root

@@ -17,7 +17,7 @@ import re
 from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
-from reconciler import errors, plan
+from reconciler.core import errors, plan
 
 _BACKTICKS = re.compile("`+")
 
