@@ -4,11 +4,9 @@ Kubernetes version (built-in kinds), and hold the pod hardening every container 
 The Prometheus Operator kinds (ServiceMonitor, PrometheusRule) are CRDs that kubernetes-validate
 has no schema for; they are checked structurally here instead.
 
-kustomize reads no file outside a kustomization's directory, and refuses an overlay whose base
-directory contains it; so the base (deploy/base/) holds two generated copies:
-deploy/base/prometheusrule.yaml wraps the groups of deploy/alerts/rules.yaml, and
-deploy/base/reconciler-dashboard.json is deploy/grafana/reconciler-dashboard.json.
-`python tests/deploy/test_kustomize.py` regenerates both; tests fail while they differ.
+Each artifact exists once: the base lists deploy/alerts (the PrometheusRule) and deploy/grafana
+(the dashboard, as a generated ConfigMap) among its resources, so no copy of either lives in
+the base.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +22,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
-RULES = DEPLOY / "alerts" / "rules.yaml"
+PROMETHEUS_RULE = DEPLOY / "alerts" / "prometheusrule.yaml"
 DASHBOARD = DEPLOY / "grafana" / "reconciler-dashboard.json"
 BASE = DEPLOY / "base"
-PROMETHEUS_RULE = BASE / "prometheusrule.yaml"
-DASHBOARD_COPY = BASE / "reconciler-dashboard.json"
-REGENERATE = "regenerate the copies in deploy/base: .venv/bin/python tests/deploy/test_kustomize.py"
 OVERLAYS = sorted(p.parent for p in (DEPLOY / "overlays").glob("*/kustomization.yaml"))
 TARGETS = [DEPLOY, *OVERLAYS]
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
@@ -278,7 +272,7 @@ def test_dashboard_config_map_is_labelled_for_grafana(objects: list[dict[str, An
     ]
     assert len(dashboards) == 1
     (content,) = dashboards[0]["data"].values()
-    assert json.loads(content) == json.loads(DASHBOARD_COPY.read_text())
+    assert json.loads(content) == json.loads(DASHBOARD.read_text())
 
 
 def test_mode_role_and_target_label_agree(objects: list[dict[str, Any]]) -> None:
@@ -305,60 +299,15 @@ def test_overlay_differs_from_base_only_in_mode_and_role() -> None:
     assert role.endswith(":role/reconciler-readonly")
 
 
-# --- the generated copies in deploy/base ---------------------------------------------------------
-
-HEADER = """\
-# GENERATED from deploy/alerts/rules.yaml by `python tests/deploy/test_kustomize.py`: edit that
-# file, then regenerate this one. tests/deploy/test_kustomize.py fails while the two differ.
-# (A copy because kustomize reads no file outside the kustomization's directory.)
-#
-# The alerting rules as a PrometheusRule for the Prometheus Operator. If your Prometheus selects
-# rules by label (for kube-prometheus-stack: release: <release name>), add that label here.
-apiVersion: monitoring.coreos.com/v1
-kind: PrometheusRule
-metadata:
-  name: reconciler
-  labels:
-    app.kubernetes.io/name: reconciler
-spec:
-"""
+# --- one copy of each artifact -------------------------------------------------------------------
 
 
-def prometheus_rule_text() -> str:
-    """The rule file's `groups:` and what follows, comments included, indented under spec."""
-    lines = RULES.read_text().splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("groups:"))
-    body = "".join(f"  {line}\n" if line.strip() else "\n" for line in lines[start:])
-    return HEADER + body
+def test_prometheus_rule_is_the_rule_file(objects: list[dict[str, Any]]) -> None:
+    rendered = one(objects, "PrometheusRule")
+    assert rendered["spec"] == yaml.safe_load(PROMETHEUS_RULE.read_text())["spec"]
 
 
-def test_prometheus_rule_repeats_the_rule_file() -> None:
-    if not RULES.exists():
-        pytest.skip("deploy/alerts/rules.yaml not written yet")
-    rules = yaml.safe_load(RULES.read_text())
-    wrapped = yaml.safe_load(PROMETHEUS_RULE.read_text())
-    assert wrapped["spec"]["groups"] == rules["groups"], (
-        f"deploy/base/prometheusrule.yaml differs from deploy/alerts/rules.yaml; {REGENERATE}"
-    )
-
-
-def test_dashboard_copy_is_the_dashboard() -> None:
-    if not DASHBOARD.exists():
-        pytest.skip("deploy/grafana/reconciler-dashboard.json not written yet")
-    assert DASHBOARD_COPY.read_bytes() == DASHBOARD.read_bytes(), (
-        f"deploy/base/reconciler-dashboard.json differs from the dashboard; {REGENERATE}"
-    )
-
-
-def test_generated_text_round_trips() -> None:
-    if not RULES.exists():
-        pytest.skip("deploy/alerts/rules.yaml not written yet")
-    generated = yaml.safe_load(prometheus_rule_text())
-    assert generated["spec"]["groups"] == yaml.safe_load(RULES.read_text())["groups"]
-
-
-if __name__ == "__main__":
-    PROMETHEUS_RULE.write_text(prometheus_rule_text())
-    DASHBOARD_COPY.write_bytes(DASHBOARD.read_bytes())
-    for path in (PROMETHEUS_RULE, DASHBOARD_COPY):
-        print(f"wrote {path.relative_to(REPO)}", file=sys.stderr)
+@pytest.mark.parametrize("name", ["prometheusrule.yaml", "reconciler-dashboard.json"])
+def test_base_holds_no_copy(name: str) -> None:
+    found = sorted(str(path.relative_to(REPO)) for path in DEPLOY.rglob(name))
+    assert len(found) == 1, found
