@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler import __version__, daemon, logs, reconcile, source
 from reconciler.aws import read
-from reconciler.core import access, load, policies, render, spec, state
+from reconciler.core import access, policies, render, spec, state
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
 from reconciler.core.plan import Status
 
@@ -56,7 +56,7 @@ def _check_signature_options(parser: argparse.ArgumentParser, args: argparse.Nam
 
 
 def _validate(args: argparse.Namespace) -> int:
-    document = load.load_spec(args.desired)
+    document = source.read_document(args.desired)
     print(
         f"{args.desired}: valid ({len(document.accounts)} accounts, "
         f"{len(document.access.roles)} roles, {len(document.groups)} groups)"
@@ -78,7 +78,7 @@ def json_schema() -> dict[str, Any]:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    document = load.load_spec(args.desired)
+    document = source.read_document(args.desired)
     result = _reconcile(document, args, apply=False)
     print(render.render(result.plan, render.Format(args.format)), end="")
     if result.refused:
@@ -89,7 +89,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    document = load.load_spec(args.desired)
+    document = source.read_document(args.desired)
     result = _reconcile(document, args, apply=True)
     print(render.text(result.plan), end="")
     if result.refused:
@@ -166,7 +166,7 @@ def _source(args: argparse.Namespace) -> source.Source:
 
 
 def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[access.Way]]:
-    document = load.load_spec(args.desired)
+    document = source.read_document(args.desired)
     return document, access.ways_in(document, ids=_created_ids(document, args), user=args.user)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import boto3
 
-from reconciler.core import load, state
+from reconciler import source
+from reconciler.core import state
 from reconciler.simulator import Simulator
 
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "sandbox", "AWS_SECRET_ACCESS_KEY": "sandbox"}
@@ -36,7 +37,7 @@ def start(desired: Path) -> Simulator:
 def seed(url: str, desired: Path) -> None:
     """Some accounts already exist (one in the wrong unit, one role without MFA), the people
     exist, and a group has a member the document does not list."""
-    document = load.load_spec(desired)
+    document = source.read_document(desired)
     org = _client("organizations", url)
     org.create_organization(FeatureSet="ALL")
     iam = _client("iam", url)

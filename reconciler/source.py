@@ -1,4 +1,5 @@
-"""Where the document comes from: a git remote the daemon fetches itself, or a directory.
+"""Where the document comes from: a git remote the daemon fetches itself, a directory, or (for
+the command line) a file read once with `read_document`.
 
 `GitSource` keeps a bare repository in a work directory and fetches the branch each cycle
 (shallow and partial: only the commit, its trees and the one blob read), then reads the document
@@ -34,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.core.errors import SourceError
+from reconciler.core import load, spec
+from reconciler.core.errors import SourceError, SpecError, SpecIssue
 
 GIT_TIMEOUT = 120.0  # seconds for one git command; a hung fetch must not hold the daemon
 MAX_DOCUMENT_BYTES = 8 * 1024 * 1024  # far above any organization's document; bounds memory
@@ -75,6 +77,29 @@ class Revision:
     text: str
     path: str
     refusal: str | None = None
+
+
+def read_document(path: str | Path) -> spec.Spec:
+    """Read and validate the document at `path`, or raise `SpecError` naming the file."""
+    name = str(path)
+    try:
+        with Path(path).open("rb") as file:
+            # At most one byte over the limit: the file may grow, or be a pipe; never trust stat.
+            data = file.read(load.MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(
+            [SpecIssue(name, 1, 1, "", f"cannot read the file: {exc.strerror}")]
+        ) from exc
+    if len(data) > load.MAX_BYTES:
+        # The parser refuses it by size, with its own message, before decoding would fail on a
+        # character cut in two: U+FFFD takes three bytes, so the text is never shorter in UTF-8
+        # than the bytes read.
+        return load.parse_spec(data.decode("utf-8", "replace"), name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([SpecIssue(name, 1, 1, "", "the file is not UTF-8 text")]) from exc
+    return load.parse_spec(text, name)
 
 
 class Source(Protocol):

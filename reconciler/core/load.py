@@ -1,14 +1,15 @@
-"""Read `accounts.yaml` into a `spec.Spec`, or raise `SpecError` naming every problem's position.
+"""Parse the text of `accounts.yaml` into a `spec.Spec`, or raise `SpecError` naming every
+problem's position.
 
-The only I/O here is reading the one file. PyYAML composes the text into nodes, whose marks
-give each value's line and column; pydantic's error locations (`accounts.1.email`) are mapped
-back through those marks. Whatever the input, the result is a `Spec` or a `SpecError`.
+No I/O here: the caller reads the file, at most `MAX_BYTES` + 1 bytes of it. PyYAML composes
+the text into nodes, whose marks give each value's line and column; pydantic's error locations
+(`accounts.1.email`) are mapped back through those marks. Whatever the input, the result is a
+`Spec` or a `SpecError`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -24,25 +25,6 @@ _TOO_MANY = f"the document has over {_MAX_NODES} values"
 # An organization of thousands of accounts fits in a few hundred KiB; PyYAML's pure-Python
 # parser takes seconds and hundreds of MB per MB of text, so larger documents are refused unread.
 MAX_BYTES = 1_048_576
-
-
-def load_spec(path: str | Path) -> spec.Spec:
-    """Read and validate the document at `path`."""
-    name = str(path)
-    try:
-        with Path(path).open("rb") as file:
-            data = file.read(MAX_BYTES + 1)  # the file may grow, or be a pipe: never trust stat
-    except OSError as exc:
-        raise SpecError(
-            [SpecIssue(name, 1, 1, "", f"cannot read the file: {exc.strerror}")]
-        ) from exc
-    if len(data) > MAX_BYTES:
-        raise SpecError([_too_large(name)])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpecError([SpecIssue(name, 1, 1, "", "the file is not UTF-8 text")]) from exc
-    return parse_spec(text, name)
 
 
 def parse_spec(text: str, filename: str) -> spec.Spec:

@@ -34,8 +34,9 @@ import botocore.session
 import pytest
 from botocore import xform_name
 
+from reconciler import source
 from reconciler.aws import sessions
-from reconciler.core import load, state
+from reconciler.core import state
 
 REPO = Path(__file__).resolve().parents[2]
 IAM = REPO / "deploy" / "iam"
@@ -55,7 +56,7 @@ PERMISSION_ONLY = {"sts:TagSession"}
 MANAGED_POLICY_LIMIT = 6144  # characters, whitespace excluded
 MANAGEMENT = "111111111111"
 MEMBER = "222222222222"
-DOCUMENT = load.load_spec(REPO / "desired" / "accounts.yaml")
+DOCUMENT = source.read_document(REPO / "desired" / "accounts.yaml")
 BOOTSTRAP_ROLE = DOCUMENT.organization.bootstrap_role
 
 

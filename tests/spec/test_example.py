@@ -11,8 +11,7 @@ import jsonschema  # installed with moto[server], a dev dependency
 import pytest
 import yaml
 
-from reconciler import cli
-from reconciler.core import load
+from reconciler import cli, source
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "desired" / "accounts.yaml"
@@ -32,7 +31,7 @@ def validator() -> jsonschema.protocols.Validator:
 
 
 def test_example_is_valid() -> None:
-    document = load.load_spec(EXAMPLE)
+    document = source.read_document(EXAMPLE)
 
     assert document.accounts  # it is an example of something
     assert document.groups

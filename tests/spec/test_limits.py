@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler import source
 from reconciler.core import load
 from reconciler.core.errors import SpecError, SpecIssue
 
@@ -31,7 +32,7 @@ def test_document_of_exactly_one_mib_is_read(minimal: str, tmp_path: Path) -> No
     path = tmp_path / "accounts.yaml"
     path.write_text(padded(minimal, MIB), encoding="utf-8")
 
-    document = load.load_spec(path)
+    document = source.read_document(path)
 
     assert len(document.accounts) == 2
 
@@ -41,7 +42,7 @@ def test_file_one_byte_over_a_mib_is_refused(minimal: str, tmp_path: Path) -> No
     path.write_text(padded(minimal, MIB + 1), encoding="utf-8")
 
     with pytest.raises(SpecError) as caught:
-        load.load_spec(path)
+        source.read_document(path)
 
     assert [str(i) for i in caught.value.issues] == [f"{path}:1:1: {TOO_LARGE}"]
 
@@ -60,7 +61,7 @@ def test_huge_file_is_refused_without_reading_it(
         file.truncate(600 * MIB)  # sparse: takes no disk
 
     with pytest.raises(SpecError) as caught:
-        load.load_spec(path)
+        source.read_document(path)
 
     assert caught.value.issues[0].message == TOO_LARGE
     assert timed() < 1
@@ -69,7 +70,7 @@ def test_huge_file_is_refused_without_reading_it(
 def test_endless_file_is_refused(timed: Callable[[], float]) -> None:
     # A character device reports size 0 and never ends: the size is what is read, not stat.
     with pytest.raises(SpecError) as caught:
-        load.load_spec("/dev/zero")
+        source.read_document("/dev/zero")
 
     assert caught.value.issues[0].message == TOO_LARGE
     assert timed() < 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.core import load
+from reconciler import source
 from reconciler.core.errors import SpecError, SpecIssue
 
 Variant = Callable[..., str]
@@ -103,7 +103,7 @@ def test_file_that_cannot_be_read_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "missing.yaml"
 
     with pytest.raises(SpecError) as caught:
-        load.load_spec(path)
+        source.read_document(path)
 
     [issue] = caught.value.issues
     assert issue.file == str(path)
@@ -116,7 +116,7 @@ def test_file_that_is_not_utf8_names_the_file(tmp_path: Path) -> None:
     path.write_bytes("organization: {name: Société}\n".encode("latin-1"))
 
     with pytest.raises(SpecError) as caught:
-        load.load_spec(path)
+        source.read_document(path)
 
     [issue] = caught.value.issues
     assert issue.file == str(path)
@@ -128,7 +128,7 @@ def test_error_text_reads_file_line_column_field_message(tmp_path: Path, minimal
     path.write_text(minimal.replace("aws+shared@example.com", "aws+shared"), encoding="utf-8")
 
     with pytest.raises(SpecError) as caught:
-        load.load_spec(path)
+        source.read_document(path)
 
     assert str(caught.value) == (
         f"1 problem:\n{path}:22:12: accounts[1].email: 'aws+shared' is not an email address "
