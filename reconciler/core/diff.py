@@ -167,7 +167,7 @@ def _role_updates(
     account: str, account_id: str, want: state.Role, have: state.Role, rules: Rules
 ) -> Iterator[plan.Change]:
     where = (account, account_id, have.name)
-    if policies.canonical(want.trust_policy) != policies.canonical(have.trust_policy):
+    if _document(want.trust_policy) != _document(have.trust_policy):
         yield plan.UpdateRoleTrust(*where, before=have.trust_policy, after=want.trust_policy)
     for arn in sorted(want.policies - have.policies):
         yield plan.AttachRolePolicy(*where, policy_arn=arn)
@@ -175,7 +175,7 @@ def _role_updates(
         yield plan.DetachRolePolicy(*where, policy_arn=arn)
     for name, document in sorted(want.inline_policies.items()):
         current = have.inline_policies.get(name)
-        if current is None or policies.canonical(current) != policies.canonical(document):
+        if current is None or _document(current) != _document(document):
             yield plan.PutRoleInlinePolicy(*where, policy_name=name, before=current, after=document)
     for name in sorted(set(have.inline_policies) - set(want.inline_policies)):
         yield plan.DeleteRoleInlinePolicy(*where, policy_name=name)
@@ -236,7 +236,11 @@ def _group_policies(live: state.Group) -> Iterator[plan.Change]:
 def _policy_differs(want: str | None, have: str | None) -> bool:
     if want is None or have is None:
         return want != have
-    return policies.canonical(want) != policies.canonical(have)
+    return _document(want) != _document(have)
+
+
+def _document(text: str) -> policies.PolicyDocument:
+    return policies.PolicyDocument.of(text)
 
 
 def _unmanaged(

@@ -7,12 +7,12 @@ describe itself in one line. Nothing here performs I/O.
 
 from __future__ import annotations
 
+import abc
 import enum
-import json
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from reconciler.core import policies, state
 
@@ -49,13 +49,30 @@ class Stage(enum.IntEnum):
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 
 
+class _NoAccountId:
+    """`Change.account_id` of a change that carries none: None.
+
+    Not a property: a property would refuse the `account_id` field that changes to one account
+    declare (as `account_id: str = field()`, so that dataclasses sees no default), while the
+    instance's own value takes precedence over this class-level one.
+    """
+
+    def __get__(self, instance: object, owner: type | None = None) -> str | None:
+        return None
+
+
+# A JSON value: what the machine-readable plan shows as a change's before and after.
+Json = Any
+
+
 @dataclass(frozen=True)
-class Change:
-    """Base of every change. `account` is the account's document name, when there is one."""
+class Change(abc.ABC):
+    """Base of every change. `account` is the account's document name, when there is one;
+    `account_id` its id, when the change carries one; `group_name` the group it changes."""
 
     action: ClassVar[Action] = Action.UPDATE
-    kind: ClassVar[Kind] = Kind.ROLE
-    stage: ClassVar[Stage] = Stage.ROLES
+    kind: ClassVar[Kind]
+    stage: ClassVar[Stage]
     # Order among the changes to one resource. A role: trust first (who may assume it is
     # settled before what it may do changes), then removals, then additions (IAM's quota of
     # 10 managed policies per role counts what is attached at each moment), then the session
@@ -63,8 +80,14 @@ class Change:
     # characters count all of a group's inline policies).
     rank: ClassVar[int] = 0
 
+    account_id = _NoAccountId()
+
     @property
     def account(self) -> str | None:
+        return None
+
+    @property
+    def group_name(self) -> str | None:
         return None
 
     @property
@@ -74,11 +97,17 @@ class Change:
         return 1
 
     @property
+    @abc.abstractmethod
     def target(self) -> str:
-        raise NotImplementedError
+        """The resource changed, as the plan names it."""
 
+    @abc.abstractmethod
     def detail(self) -> str:
-        raise NotImplementedError
+        """What the change does to its target, in words."""
+
+    @abc.abstractmethod
+    def states(self) -> tuple[Json, Json]:
+        """What is there before and after the change, as JSON values (None for nothing)."""
 
     def line(self) -> str:
         return f"{SYMBOLS[self.action]} {self.kind} {self.target}: {self.detail()}"
@@ -104,6 +133,9 @@ class CreateUnit(Change):
         parent = "/".join(self.path[:-1]) or "the root"
         return f"create under {parent}"
 
+    def states(self) -> tuple[Json, Json]:
+        return None, {"path": list(self.path)}
+
     def sort_key(self) -> tuple[int, str, str, int, int, str]:
         return (self.stage, "", "", 0, len(self.path), self.target)
 
@@ -122,6 +154,9 @@ class DeleteUnit(Change):
 
     def detail(self) -> str:
         return "delete the empty unit, no longer declared"
+
+    def states(self) -> tuple[Json, Json]:
+        return {"path": list(self.path), "id": self.unit_id}, None
 
     def sort_key(self) -> tuple[int, str, str, int, int, str]:
         return (self.stage, "~", "", 0, -len(self.path), self.target)
@@ -160,11 +195,15 @@ class CreateAccount(Change):
             text += f" (creation already in progress, request {self.request_id})"
         return text
 
+    def states(self) -> tuple[Json, Json]:
+        after = {"email": self.email, "unit": list(self.unit), "tags": dict(self.tags)}
+        return None, {**after, "request_id": self.request_id}
+
 
 @dataclass(frozen=True)
 class MoveAccount(Change):
     name: str
-    account_id: str
+    account_id: str = field()
     source: state.UnitPath
     destination: state.UnitPath
     kind = Kind.ACCOUNT
@@ -181,11 +220,14 @@ class MoveAccount(Change):
     def detail(self) -> str:
         return f"move {_unit(self.source)} -> {_unit(self.destination)}"
 
+    def states(self) -> tuple[Json, Json]:
+        return {"unit": list(self.source)}, {"unit": list(self.destination)}
+
 
 @dataclass(frozen=True)
 class UpdateAccountTags(Change):
     name: str
-    account_id: str
+    account_id: str = field()
     before: Mapping[str, str]
     after: Mapping[str, str]
     kind = Kind.TAG
@@ -213,14 +255,19 @@ class UpdateAccountTags(Change):
                 parts.append(f"{key} {old!r} -> {new!r}")
         return ", ".join(parts)
 
+    def states(self) -> tuple[Json, Json]:
+        return dict(self.before), dict(self.after)
+
 
 @dataclass(frozen=True)
 class RoleChange(Change):
     """A change to one role in one account; `account_id` is None until the account exists."""
 
     account_name: str
-    account_id: str | None
+    account_id: str | None = field()
     role: str
+    kind = Kind.ROLE
+    stage = Stage.ROLES
 
     @property
     def account(self) -> str:
@@ -237,14 +284,20 @@ class CreateRole(RoleChange):
     action = Action.CREATE
 
     def detail(self) -> str:
-        mfa = (
-            "MFA required"
-            if '"aws:MultiFactorAuthPresent"' in self.definition.trust_policy
-            else "no MFA"
-        )
+        trust = policies.PolicyDocument.of(self.definition.trust_policy)
+        mfa = "MFA required" if trust.requires_mfa else "no MFA"
         names = ", ".join(sorted(arn.rsplit("/", 1)[-1] for arn in self.definition.policies))
         hours = self.definition.max_session_duration / 3600
         return f"create with {names or 'no policies'}, {mfa}, sessions up to {hours:g} h"
+
+    def states(self) -> tuple[Json, Json]:
+        role = self.definition
+        return None, {
+            "trust_policy": _document(role.trust_policy),
+            "policies": sorted(role.policies),
+            "inline_policies": {n: _document(d) for n, d in sorted(role.inline_policies.items())},
+            "max_session_duration": role.max_session_duration,
+        }
 
 
 @dataclass(frozen=True)
@@ -256,6 +309,9 @@ class UpdateRoleTrust(RoleChange):
     def detail(self) -> str:
         return "trust policy " + _trust_difference(self.before, self.after)
 
+    def states(self) -> tuple[Json, Json]:
+        return _document(self.before), _document(self.after)
+
 
 @dataclass(frozen=True)
 class AttachRolePolicy(RoleChange):
@@ -265,6 +321,9 @@ class AttachRolePolicy(RoleChange):
     def detail(self) -> str:
         return f"attach {self.policy_arn}"
 
+    def states(self) -> tuple[Json, Json]:
+        return None, self.policy_arn
+
 
 @dataclass(frozen=True)
 class DetachRolePolicy(RoleChange):
@@ -273,6 +332,9 @@ class DetachRolePolicy(RoleChange):
 
     def detail(self) -> str:
         return f"detach {self.policy_arn} (not declared)"
+
+    def states(self) -> tuple[Json, Json]:
+        return self.policy_arn, None
 
 
 @dataclass(frozen=True)
@@ -286,6 +348,9 @@ class PutRoleInlinePolicy(RoleChange):
         verb = "add" if self.before is None else "rewrite"
         return f"{verb} inline policy {self.policy_name}"
 
+    def states(self) -> tuple[Json, Json]:
+        return _document(self.before), _document(self.after)
+
 
 @dataclass(frozen=True)
 class DeleteRoleInlinePolicy(RoleChange):
@@ -294,6 +359,9 @@ class DeleteRoleInlinePolicy(RoleChange):
 
     def detail(self) -> str:
         return f"delete inline policy {self.policy_name} (not declared)"
+
+    def states(self) -> tuple[Json, Json]:
+        return {"policy_name": self.policy_name}, None
 
 
 @dataclass(frozen=True)
@@ -305,6 +373,9 @@ class UpdateRoleSession(RoleChange):
     def detail(self) -> str:
         return f"max session duration {self.before} -> {self.after} s"
 
+    def states(self) -> tuple[Json, Json]:
+        return self.before, self.after
+
 
 @dataclass(frozen=True)
 class MarkRole(RoleChange):
@@ -315,6 +386,9 @@ class MarkRole(RoleChange):
 
     def detail(self) -> str:
         return f"take under management (tag {state.MARKER_KEY}={self.owner})"
+
+    def states(self) -> tuple[Json, Json]:
+        return None, {state.MARKER_KEY: self.owner}
 
 
 @dataclass(frozen=True)
@@ -333,6 +407,9 @@ class DeleteRole(RoleChange):
         taken = f" with {self.policies} {noun}" if self.policies else ""
         return f"delete{taken} (carries {state.MARKER_KEY}={self.owner}, no longer declared)"
 
+    def states(self) -> tuple[Json, Json]:
+        return {state.MARKER_KEY: self.owner, "policies": self.policies}, None
+
 
 @dataclass(frozen=True)
 class CreateGroup(Change):
@@ -345,9 +422,21 @@ class CreateGroup(Change):
     def target(self) -> str:
         return self.definition.name
 
+    @property
+    def group_name(self) -> str:
+        return self.definition.name
+
     def detail(self) -> str:
         count = len(grants_of(self.definition.grant_policy))
         return f"create at path {self.definition.path} granting {count} role(s)"
+
+    def states(self) -> tuple[Json, Json]:
+        group = self.definition
+        return None, {
+            "path": group.path,
+            "grant_policy": _document(group.grant_policy),
+            "users": sorted(group.users),
+        }
 
 
 @dataclass(frozen=True)
@@ -363,6 +452,10 @@ class PutGroupGrants(Change):
     def target(self) -> str:
         return self.group
 
+    @property
+    def group_name(self) -> str:
+        return self.group
+
     def detail(self) -> str:
         old, new = grants_of(self.before), grants_of(self.after)
         if old == new:
@@ -370,6 +463,9 @@ class PutGroupGrants(Change):
         parts = [f"grant {arn}" for arn in sorted(new - old)]
         parts += [f"revoke {arn}" for arn in sorted(old - new)]
         return ", ".join(parts)
+
+    def states(self) -> tuple[Json, Json]:
+        return _document(self.before), _document(self.after)
 
 
 @dataclass(frozen=True)
@@ -387,8 +483,15 @@ class DeleteGroupInlinePolicy(Change):
     def target(self) -> str:
         return self.group
 
+    @property
+    def group_name(self) -> str:
+        return self.group
+
     def detail(self) -> str:
         return f"delete inline policy {self.policy_name} (not declared)"
+
+    def states(self) -> tuple[Json, Json]:
+        return {"policy_name": self.policy_name, "document": _document(self.document)}, None
 
 
 @dataclass(frozen=True)
@@ -405,8 +508,15 @@ class DetachGroupPolicy(Change):
     def target(self) -> str:
         return self.group
 
+    @property
+    def group_name(self) -> str:
+        return self.group
+
     def detail(self) -> str:
         return f"detach {self.policy_arn} (not declared)"
+
+    def states(self) -> tuple[Json, Json]:
+        return self.policy_arn, None
 
 
 @dataclass(frozen=True)
@@ -422,6 +532,10 @@ class MembershipChange(Change):
     def target(self) -> str:
         return f"{self.group}/{self.user}"
 
+    @property
+    def group_name(self) -> str:
+        return self.group
+
 
 @dataclass(frozen=True)
 class AddMember(MembershipChange):
@@ -434,6 +548,9 @@ class AddMember(MembershipChange):
             return text + " (no such IAM user in the source account: create it first)"
         return text
 
+    def states(self) -> tuple[Json, Json]:
+        return None, self.user
+
 
 @dataclass(frozen=True)
 class RemoveMember(MembershipChange):
@@ -443,6 +560,9 @@ class RemoveMember(MembershipChange):
 
     def detail(self) -> str:
         return f"remove user {self.user} from group {self.group} (not declared)"
+
+    def states(self) -> tuple[Json, Json]:
+        return self.user, None
 
 
 @dataclass(frozen=True)
@@ -460,9 +580,16 @@ class DeleteGroup(Change):
     def target(self) -> str:
         return self.group
 
+    @property
+    def group_name(self) -> str:
+        return self.group
+
     def detail(self) -> str:
         path = state.group_path(self.owner)
         return f"delete the group (at path {path}, no longer declared)"
+
+    def states(self) -> tuple[Json, Json]:
+        return {"path": state.group_path(self.owner)}, None
 
 
 @dataclass(frozen=True)
@@ -540,28 +667,18 @@ def _unit(path: state.UnitPath) -> str:
 
 def grants_of(document: str | None) -> frozenset[str]:
     """The role ARNs a grant policy allows assuming."""
-    if document is None:
-        return frozenset()
-    parsed = json.loads(policies.canonical(document))
-    arns: set[str] = set()
-    for statement in parsed.get("Statement", []):
-        if isinstance(statement, dict) and statement.get("Effect") == "Allow":
-            arns.update(str(r) for r in statement.get("Resource", []))
-    return frozenset(arns)
+    return frozenset() if document is None else policies.PolicyDocument.of(document).grants
+
+
+def _document(text: str | None) -> Json:
+    return None if text is None else policies.PolicyDocument.of(text).value
 
 
 def _trust_difference(before: str, after: str) -> str:
     """What differs between two trust policies, in words where a common case allows it."""
-    mfa = '"aws:multifactorauthpresent"'
-    had, has = mfa in policies.canonical(before).lower(), mfa in policies.canonical(after).lower()
-    if had != has and _without_conditions(before) == _without_conditions(after):
-        return "add the MFA condition" if has else "remove the MFA condition"
-    return f"{policies.compact_json(policies.parse(before))} -> {after}"
-
-
-def _without_conditions(document: str) -> str:
-    parsed = json.loads(policies.canonical(document))
-    for statement in parsed.get("Statement", []):
-        if isinstance(statement, dict):
-            statement.pop("Condition", None)
-    return json.dumps(parsed, sort_keys=True)
+    old, new = policies.PolicyDocument.of(before), policies.PolicyDocument.of(after)
+    if old.requires_mfa != new.requires_mfa and (
+        old.without_conditions() == new.without_conditions()
+    ):
+        return "add the MFA condition" if new.requires_mfa else "remove the MFA condition"
+    return f"{old.text} -> {after}"

@@ -1,16 +1,21 @@
-"""IAM policy documents: the ones reconciler writes, and their canonical form for comparison.
+"""IAM policy documents: the ones reconciler writes, and `PolicyDocument`, the value compared.
 
 Pure functions on plain values: no I/O, no AWS calls. Two documents that IAM treats alike
 (statements or list values in another order, a single value instead of a one-element list,
 other JSON formatting, the URL-encoding IAM applies to returned documents, an account id
 instead of its root ARN as principal) have the same canonical form, so they never show as drift.
+A `PolicyDocument` is parsed and canonicalised once and answers what the plan and the safety
+rails ask of it (does it require MFA, which roles does it grant, does it trust anyone).
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
@@ -96,9 +101,106 @@ def parse(document: str | Mapping[str, Any]) -> Any:
     return json.loads(text)
 
 
+@dataclass(frozen=True)
+class PolicyDocument:
+    """A policy document, equal to another exactly when IAM treats the two alike.
+
+    `text` is its compact JSON as given (what is written to AWS and shown); only `canonical`
+    takes part in comparison and hashing. Build one with `PolicyDocument.of`.
+    """
+
+    canonical: str
+    text: str = field(compare=False)
+    requires_mfa: bool = field(compare=False)
+    grants: frozenset[str] = field(compare=False)
+    trusts_anyone: bool = field(compare=False)
+
+    @classmethod
+    def of(cls, document: str | Mapping[str, Any]) -> PolicyDocument:
+        """The value of a document as IAM returns it or as written (text or decoded)."""
+        if isinstance(document, str):
+            return _document(document)
+        return _build(document)
+
+    @property
+    def value(self) -> Any:
+        """The document as a JSON value (a fresh copy: the document stays as it is)."""
+        return json.loads(self.text)
+
+    def without_conditions(self) -> str:
+        """The canonical form with every statement's Condition left out."""
+        parsed = json.loads(self.canonical)
+        for statement in _statements_of(parsed):
+            statement.pop("Condition", None)
+        return json.dumps(parsed, sort_keys=True)
+
+
+# Bounded: the documents of one pass (a few per role and group) are each canonicalised once.
+@functools.lru_cache(maxsize=4096)
+def _document(text: str) -> PolicyDocument:
+    return _build(parse(text))
+
+
+def _build(parsed: Any) -> PolicyDocument:
+    canonical_text = _canonical(parsed)
+    statements = _statements_of(json.loads(canonical_text))
+    allowed = [s for s in statements if s.get("Effect") == "Allow"]
+    return PolicyDocument(
+        canonical=canonical_text,
+        text=json.dumps(parsed, separators=(",", ":")),
+        requires_mfa=bool(allowed) and all(_requires_mfa(s) for s in allowed),
+        grants=frozenset(arn for s in allowed if _assumes_role(s) for arn in _resources(s)),
+        trusts_anyone=any(_principal_is_anyone(s.get("Principal")) for s in statements),
+    )
+
+
+def _statements_of(canonical_parsed: Any) -> list[dict[str, Any]]:
+    if not isinstance(canonical_parsed, Mapping):
+        return []
+    return [s for s in canonical_parsed.get("Statement", []) if isinstance(s, dict)]
+
+
+# The condition operators under which aws:MultiFactorAuthPresent "true" asks for MFA.
+_MFA_OPERATORS = frozenset({"Bool", "BoolIfExists"})
+_MFA_KEY = "aws:multifactorauthpresent"  # condition keys are case-insensitive: canonical lowers
+
+
+def _requires_mfa(statement: Mapping[str, Any]) -> bool:
+    """Whether a canonical statement applies only when MFA was used: its condition names
+    aws:MultiFactorAuthPresent true and nothing but true (a set of values is any of them)."""
+    conditions = statement.get("Condition")
+    if not isinstance(conditions, Mapping):
+        return False
+    for operator in _MFA_OPERATORS & set(conditions):
+        block = conditions[operator]
+        values = block.get(_MFA_KEY) if isinstance(block, Mapping) else None
+        if values and all(str(v).lower() == "true" for v in values):
+            return True
+    return False
+
+
+def _assumes_role(statement: Mapping[str, Any]) -> bool:
+    # Canonical actions are lower case; IAM matches `*` and `?` in action names.
+    actions = statement.get("Action", [])
+    return any(fnmatch.fnmatchcase("sts:assumerole", str(a)) for a in actions)
+
+
+def _resources(statement: Mapping[str, Any]) -> list[str]:
+    return [str(r) for r in statement.get("Resource", [])]
+
+
+def _principal_is_anyone(principal: Any) -> bool:
+    if isinstance(principal, Mapping):
+        return any("*" in values for values in principal.values())
+    return bool(principal == "*")
+
+
 def canonical(document: str | Mapping[str, Any]) -> str:
     """A canonical JSON text of a policy document: equal for documents IAM treats alike."""
-    parsed = parse(document)
+    return PolicyDocument.of(document).canonical
+
+
+def _canonical(parsed: Any) -> str:
     if not isinstance(parsed, Mapping):
         return json.dumps(parsed, sort_keys=True)
     result = {k: v for k, v in parsed.items() if k != "Statement"}

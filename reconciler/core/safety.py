@@ -14,7 +14,6 @@ declared twice, and a mass removal the operator did not allow.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -107,19 +106,8 @@ def _check_trust(proposed: plan.Plan) -> None:
             if isinstance(change, plan.CreateRole)
             else None
         )
-        if document is not None and _trusts_anyone(document):
+        if document is not None and policies.PolicyDocument.of(document).trusts_anyone:
             raise SafetyError(f"refusing a trust policy that trusts '*': {change.line()}")
-
-
-def _trusts_anyone(document: str) -> bool:
-    parsed = json.loads(policies.canonical(document))
-    for statement in parsed.get("Statement", []):
-        principal = statement.get("Principal") if isinstance(statement, dict) else None
-        if principal == "*" or (
-            isinstance(principal, dict) and any("*" in values for values in principal.values())
-        ):
-            return True
-    return False
 
 
 def _check_one_declaration_per_account(declared: state.OrgState) -> None:
@@ -154,7 +142,7 @@ def _withhold_protected(
     names, ids = _protected(document, declared)
     keep, withheld = [], list(proposed.withheld)
     for change in proposed.changes:
-        if change.account in names or getattr(change, "account_id", None) in ids:
+        if change.account in names or change.account_id in ids:
             withheld.append(plan.Withheld(change, f"account {change.account} is protected"))
         else:
             keep.append(change)
@@ -208,7 +196,7 @@ def _not_adopted(change: plan.Change, document: spec.Spec, facts: Facts) -> str:
                 f"marker: to take it over, set adopt: true on the role template or list it in "
                 f"the account's adopt_roles"
             )
-    group_name = _group_of(change)
+    group_name = change.group_name
     if group_name is not None:
         group = _by_lower(facts.live.groups).get(group_name.lower())
         ours = state.group_path(facts.instance)
@@ -231,13 +219,6 @@ def _adopts_role(document: spec.Spec, change: plan.RoleChange) -> bool:
 
 def _adopts_group(document: spec.Spec, name: str) -> bool:
     return any(g.adopt for g in document.groups if g.name.lower() == name.lower())
-
-
-def _group_of(change: plan.Change) -> str | None:
-    if isinstance(change, plan.CreateGroup):
-        return change.definition.name
-    group = getattr(change, "group", None)
-    return group if isinstance(group, str) else None
 
 
 def _live_role(live: state.OrgState, account_id: str | None, name: str) -> state.Role | None:

@@ -41,7 +41,7 @@ class Unit:
 
 @dataclass(frozen=True)
 class Role:
-    """A role in one account. Policy documents are JSON text; compare them with `canonical`."""
+    """A role in one account. Policy documents are JSON text; compare them as `PolicyDocument`s."""
 
     name: str
     trust_policy: str
