@@ -2,6 +2,11 @@
 
 Pure: Plan in, text out. All three carry the same changes in the same order.
 
+JSON is a contract with other programs, versioned by `format_version`: each change is
+`{action, kind, account, resource, summary, before, after}`, where before and after are JSON
+values (policy documents as objects, tags as objects, numbers as numbers, null for nothing);
+withheld changes add their `reason`. Its shape changes only with a new `format_version`.
+
 Names come from the document and from AWS, and either may be hostile. Text and markdown show
 every character a terminal would not print as an escape (`\n`, `\x1b`, `\u202e`), so a name
 can neither fake a line nor send escape sequences; markdown puts every such line in a code
@@ -14,12 +19,12 @@ from __future__ import annotations
 import enum
 import json
 import re
-from dataclasses import asdict, fields, is_dataclass
 from typing import Any
 
 from reconciler.core import errors, plan
 
 _BACKTICKS = re.compile("`+")
+FORMAT_VERSION = 1
 
 
 class Format(enum.StrEnum):
@@ -28,8 +33,11 @@ class Format(enum.StrEnum):
     MARKDOWN = "markdown"
 
 
-def render(p: plan.Plan, fmt: Format) -> str:
-    return {Format.TEXT: text, Format.JSON: as_json, Format.MARKDOWN: markdown}[fmt](p)
+def render(p: plan.Plan, fmt: Format, revision: str | None = None) -> str:
+    """`revision`: the document's revision the plan was made from, when known (JSON shows it)."""
+    if fmt == Format.JSON:
+        return as_json(p, revision)
+    return {Format.TEXT: text, Format.MARKDOWN: markdown}[fmt](p)
 
 
 def text(p: plan.Plan) -> str:
@@ -55,9 +63,11 @@ def _notes(p: plan.Plan) -> list[str]:
     return notes
 
 
-def as_json(p: plan.Plan) -> str:
+def as_json(p: plan.Plan, revision: str | None = None) -> str:
     counts = p.counts()
     document = {
+        "format_version": FORMAT_VERSION,
+        "revision": revision,
         "summary": {action.value: counts[action] for action in plan.Action},
         "changes": [_change(c) for c in p.changes],
         "withheld": [{**_change(w.change), "reason": w.reason} for w in p.withheld],
@@ -68,29 +78,16 @@ def as_json(p: plan.Plan) -> str:
 
 
 def _change(change: plan.Change) -> dict[str, Any]:
-    data = {f.name: _plain(getattr(change, f.name)) for f in fields(change)}
+    before, after = change.states()
     return {
         "action": change.action.value,
         "kind": change.kind.value,
-        "type": type(change).__name__,
         "account": change.account,
-        "target": change.target,
-        "detail": change.detail(),
-        "line": change.line(),
-        "fields": data,
+        "resource": change.target,
+        "summary": change.detail(),
+        "before": before,
+        "after": after,
     }
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return _plain(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, frozenset | set):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def markdown(p: plan.Plan) -> str:

@@ -92,7 +92,12 @@ def test_plan_json_lists_the_same_changes_as_text(
     text = capsys.readouterr().out.splitlines()
     assert cli.main(["plan", "--endpoint-url", aws.url, "--format", "json"]) == 2
     document = json.loads(capsys.readouterr().out)
-    assert [c["line"] for c in document["changes"]] == text[:-1]
+    symbols = {"create": "+", "update": "~", "delete": "-"}
+    shown = [
+        f"{symbols[c['action']]} {c['kind']} {c['resource']}: {c['summary']}"
+        for c in document["changes"]
+    ]
+    assert shown == text[:-1]
     assert document["summary"]["create"] == len(text) - 1
 
 

@@ -207,15 +207,21 @@ def test_text_shows_withheld_unreachable_and_unmanaged_apart_from_changes() -> N
     ]
 
 
+CHANGE_KEYS = ["action", "kind", "account", "resource", "summary", "before", "after"]
+
+
 def test_json_carries_the_same_changes_and_summary(full: plan.Plan) -> None:
     document = json.loads(render.as_json(full))
 
+    assert document["format_version"] == 1
     assert len(document["changes"]) == len(full.changes) == len(EVERY)
-    assert [c["line"] for c in document["changes"]] == [c.line() for c in full.changes]
-    assert [c["type"] for c in document["changes"]] == [type(c).__name__ for c in full.changes]
-    assert [(c["action"], c["kind"], c["target"]) for c in document["changes"]] == [
-        (c.action.value, c.kind.value, c.target) for c in full.changes
-    ]
+    assert all(list(c) == CHANGE_KEYS for c in document["changes"])
+    symbols = {"create": "+", "update": "~", "delete": "-"}
+    assert [
+        f"{symbols[c['action']]} {c['kind']} {c['resource']}: {c['summary']}"
+        for c in document["changes"]
+    ] == [c.line() for c in full.changes]
+    assert [c["account"] for c in document["changes"]] == [c.account for c in full.changes]
     assert document["summary"] == {"create": CREATES, "update": UPDATES, "delete": DELETES}
     text_summary = render.text(full).splitlines()[-1]
     assert (
@@ -226,34 +232,125 @@ def test_json_carries_the_same_changes_and_summary(full: plan.Plan) -> None:
     )
 
 
-def test_json_fields_carry_before_and_after() -> None:
-    tags = plan.UpdateAccountTags("acme-dev", ACME, {"env": "dev"}, {"env": "prod"})
-    group = plan.CreateGroup(state.Group("Devs", grant_policy=GRANTS, users=frozenset({"b", "a"})))
+MFA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    ],
+}
+NO_MFA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+GRANTS_DOCUMENT = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": ["arn:aws:iam::333333333333:role/AccountAccessRole"],
+        }
+    ],
+}
+# What a program reading the JSON plan finds before and after each change.
+BEFORE_AFTER: dict[str, tuple[object, object]] = {
+    "CreateUnit": (None, {"path": ["Clients", "Acme"]}),
+    "DeleteUnit": ({"path": ["Old"], "id": "ou-old"}, None),
+    "CreateAccount": (
+        None,
+        {
+            "email": "aws+acme-prod@example.com",
+            "unit": ["Clients"],
+            "tags": {"client": "acme"},
+            "request_id": None,
+        },
+    ),
+    "MoveAccount": ({"unit": ["Old"]}, {"unit": ["Clients", "Acme"]}),
+    "UpdateAccountTags": ({"env": "dev", "x": "1"}, {"env": "prod"}),
+    "CreateRole": (
+        None,
+        {
+            "trust_policy": MFA_TRUST,
+            "policies": ["arn:aws:iam::aws:policy/AdministratorAccess"],
+            "inline_policies": {"deny": {"Statement": []}},
+            "max_session_duration": 7200,
+        },
+    ),
+    "UpdateRoleTrust": (NO_MFA_TRUST, MFA_TRUST),
+    "AttachRolePolicy": (None, "arn:aws:iam::aws:policy/A"),
+    "DetachRolePolicy": ("arn:aws:iam::aws:policy/B", None),
+    "PutRoleInlinePolicy": (None, {}),
+    "DeleteRoleInlinePolicy": ({"policy_name": "legacy"}, None),
+    "UpdateRoleSession": (3600, 7200),
+    "MarkRole": (None, {"managed-by": "reconciler"}),
+    "DeleteRole": ({"managed-by": "reconciler", "policies": 0}, None),
+    "CreateGroup": (
+        None,
+        {"path": "/reconciler/", "grant_policy": GRANTS_DOCUMENT, "users": ["al", "bob"]},
+    ),
+    "PutGroupGrants": (None, GRANTS_DOCUMENT),
+    "DeleteGroupInlinePolicy": ({"policy_name": "by-hand", "document": {}}, None),
+    "DetachGroupPolicy": ("arn:aws:iam::aws:policy/AdministratorAccess", None),
+    "AddMember": (None, "al"),
+    "RemoveMember": ("eve", None),
+    "DeleteGroup": ({"path": "/reconciler/"}, None),
+}
 
-    [tags_json, group_json] = json.loads(render.as_json(plan.Plan((tags, group))))["changes"]
 
-    assert tags_json["fields"] == {
-        "name": "acme-dev",
-        "account_id": ACME,
-        "before": {"env": "dev"},
-        "after": {"env": "prod"},
-    }
-    assert tags_json["account"] == "acme-dev"
-    assert group_json["fields"]["definition"] == {
-        "name": "Devs",
-        "path": "/reconciler/",
-        "grant_policy": GRANTS,
-        "users": ["a", "b"],
-        "other_policies": {},
-        "attached": [],
-    }
+def test_every_change_type_has_its_before_and_after_here() -> None:
+    assert set(BEFORE_AFTER) == set(EVERY)
+
+
+@pytest.mark.parametrize("name", EVERY)
+def test_json_before_and_after_are_json_values(name: str) -> None:
+    change, _ = EVERY[name]
+
+    [shown] = json.loads(render.as_json(plan.Plan((change,))))["changes"]
+
+    assert (shown["before"], shown["after"]) == BEFORE_AFTER[name]
+
+
+def test_json_shows_a_url_encoded_live_document_as_an_object() -> None:
+    encoded = "%7B%22Statement%22%3A%5B%5D%7D"
+    change = plan.PutGroupGrants("Ops", before=encoded, after=None)
+
+    [shown] = json.loads(render.as_json(plan.Plan((change,))))["changes"]
+
+    assert (shown["before"], shown["after"]) == ({"Statement": []}, None)
+
+
+def test_json_names_the_revision_when_known() -> None:
+    assert json.loads(render.as_json(plan.Plan()))["revision"] is None
+    assert json.loads(render.as_json(plan.Plan(), "0a1b2c3"))["revision"] == "0a1b2c3"
+    shown = render.render(plan.Plan(), render.Format.JSON, revision="0a1b2c3")
+    assert json.loads(shown)["revision"] == "0a1b2c3"
 
 
 def test_json_carries_withheld_unreachable_and_unmanaged() -> None:
     document = json.loads(render.as_json(_noted()))
 
-    assert [(w["line"], w["reason"]) for w in document["withheld"]] == [
-        ("~ account vault: move (root) -> Sec", "account vault is protected")
+    assert document["withheld"] == [
+        {
+            "action": "update",
+            "kind": "account",
+            "account": "vault",
+            "resource": "vault",
+            "summary": "move (root) -> Sec",
+            "before": {"unit": []},
+            "after": {"unit": ["Sec"]},
+            "reason": "account vault is protected",
+        }
     ]
     assert document["unreachable"] == {"acme-dev": "AccessDenied"}
     assert document["unmanaged"] == {"account": ["legacy", "sandbox"], "role": []}
@@ -261,6 +358,8 @@ def test_json_carries_withheld_unreachable_and_unmanaged() -> None:
 
 def test_json_of_an_empty_plan() -> None:
     assert json.loads(render.as_json(plan.Plan())) == {
+        "format_version": 1,
+        "revision": None,
         "summary": {"create": 0, "update": 0, "delete": 0},
         "changes": [],
         "withheld": [],

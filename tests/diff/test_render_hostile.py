@@ -115,6 +115,14 @@ def test_json_carries_names_exactly_in_ascii(name: str) -> None:
 
     assert all(char.isascii() and (char.isprintable() or char == "\n") for char in output)
     document = json.loads(output)
-    assert document["changes"][0]["fields"]["name"] == name
+    [create, member] = document["changes"]
+    assert (create["account"], create["resource"]) == (name, name)
+    assert create["after"] == {
+        "email": f"{name}@example.com",
+        "unit": [name],
+        "tags": {name: name},
+        "request_id": None,
+    }
+    assert member["resource"] == f"{name}/{name}"
     assert document["unreachable"] == {name: name}
     assert document["unmanaged"]["account"] == [name, "legacy"]
