@@ -136,12 +136,12 @@ def _sandbox(args: argparse.Namespace) -> int:
 
 
 def _settings(args: argparse.Namespace) -> daemon.Settings:
-    if args.mode not in ("apply", "plan"):
+    if args.mode not in [mode.value for mode in reconcile.Mode]:
         raise ReconcilerError(f"--mode must be apply or plan, not {args.mode!r}")
     return daemon.Settings(
         interval=float(args.interval),
         jitter=float(args.jitter),
-        mode=args.mode,
+        mode=reconcile.Mode(args.mode),
         concurrency=int(args.concurrency),
         endpoint_url=args.endpoint_url,
         listen=args.listen,
@@ -219,21 +219,21 @@ def _links(args: argparse.Namespace) -> int:
     return 0
 
 
-class _EnvDefault(argparse.Action):
-    """An option whose default comes from RECONCILER_<FLAG> when that variable is set."""
+class _EnvOption(argparse.Action):
+    """An option that RECONCILER_<FLAG> also sets, as each subclass reads it; the help names
+    the variable."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         variable = "RECONCILER_" + dest.upper()
-        if variable in os.environ:
-            value = os.environ[variable]
-            choices = kwargs.get("choices")
-            if choices is not None and value not in choices:
-                # argparse checks choices on the command line only, not on defaults.
-                raise SystemExit(f"reconciler: {variable}={value!r} is not one of {list(choices)}")
-            kwargs["default"] = value
-            kwargs["required"] = False
+        kwargs = self._from_environment(variable, os.environ.get(variable), kwargs)
         kwargs["help"] = f"{kwargs.get('help', '')} [env {variable}]".strip()
         super().__init__(option_strings, dest, **kwargs)
+
+    def _from_environment(
+        self, variable: str, value: str | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The keyword arguments of the option, given the variable's value (None: unset)."""
+        raise NotImplementedError
 
     def __call__(
         self,
@@ -242,31 +242,44 @@ class _EnvDefault(argparse.Action):
         values: Any,
         option_string: str | None = None,
     ) -> None:
-        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest, self._given(values))
+
+    def _given(self, values: Any) -> Any:
+        """The value the option takes when it is given on the command line."""
+        return values
 
 
-class _EnvFlag(argparse.Action):
+class _EnvDefault(_EnvOption):
+    """An option whose default comes from RECONCILER_<FLAG> when that variable is set."""
+
+    def _from_environment(
+        self, variable: str, value: str | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        if value is None:
+            return kwargs
+        choices = kwargs.get("choices")
+        if choices is not None and value not in choices:
+            # argparse checks choices on the command line only, not on defaults.
+            raise SystemExit(f"reconciler: {variable}={value!r} is not one of {list(choices)}")
+        return {**kwargs, "default": value, "required": False}
+
+
+class _EnvFlag(_EnvOption):
     """A switch that RECONCILER_<FLAG>=true (or 1, yes) also turns on; any other value of the
     variable is refused rather than read as off."""
 
     _ON, _OFF = {"true", "1", "yes"}, {"false", "0", "no", ""}
 
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        variable = "RECONCILER_" + dest.upper()
-        value = os.environ.get(variable, "").strip().lower()
-        if value not in self._ON | self._OFF:
-            raise SystemExit(f"reconciler: {variable}={value!r} must be true or false")
-        kwargs["help"] = f"{kwargs.get('help', '')} [env {variable}]".strip()
-        super().__init__(option_strings, dest, nargs=0, default=value in self._ON, **kwargs)
+    def _from_environment(
+        self, variable: str, value: str | None, kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
+        flag = (value or "").strip().lower()
+        if flag not in self._ON | self._OFF:
+            raise SystemExit(f"reconciler: {variable}={flag!r} must be true or false")
+        return {**kwargs, "nargs": 0, "default": flag in self._ON}
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        setattr(namespace, self.dest, True)
+    def _given(self, values: Any) -> Any:
+        return True
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -373,7 +386,12 @@ def _daemon_options(
         )
     option("--interval", default=interval, type=float, help="seconds between passes")
     option("--jitter", default=min(30, interval / 10), type=float, help="random delay, seconds")
-    option("--mode", default="apply", choices=["apply", "plan"], help="plan only reports drift")
+    option(
+        "--mode",
+        default=reconcile.Mode.APPLY.value,
+        choices=[mode.value for mode in reconcile.Mode],
+        help="plan only reports drift",
+    )
     option(
         "--listen",
         default="0.0.0.0:8080" if name == "run" else "127.0.0.1:8080",

@@ -2,8 +2,9 @@
 schedule, publish metrics, answer probes, and stop cleanly on SIGTERM or SIGINT.
 
 APScheduler runs one pass at a time (max_instances=1, missed runs coalesced); a lock makes
-the no-overlap rule hold for any other caller too. Everything a pass learns reaches the
-metrics through `Metrics.record_pass`, from the pass's `Result` value.
+the no-overlap rule hold for any other caller too. A pass fills in one `PassReport` as it goes
+(the source's answer, the `Result` or the error, the timings), and `run_pass` records it once,
+at the end, whatever happened: `Metrics.record` for the metrics, `_log_pass` for the log.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ from reconciler.aws.sessions import Sessions
 from reconciler.core import load, spec, state
 from reconciler.core.errors import ReconcilerError, SourceError, SpecError
 from reconciler.core.plan import Status
-from reconciler.metrics import Metrics, api_call_counter
+from reconciler.metrics import Metrics, PassReport, SourceStatus, api_call_counter
+from reconciler.reconcile import Mode
 from reconciler.source import Revision, Source
 
 log = logging.getLogger("reconciler")
@@ -48,7 +50,7 @@ _LISTEN = re.compile(
 class Settings:
     interval: float = 300.0
     jitter: float = 30.0
-    mode: str = "apply"
+    mode: Mode = Mode.APPLY
     concurrency: int = 16
     endpoint_url: str | None = None
     listen: str = "0.0.0.0:8080"
@@ -57,6 +59,9 @@ class Settings:
     http_idle_timeout: float = 10.0  # seconds a connection may stay silent
     http_request_deadline: float = 30.0  # seconds one connection may last, however it trickles
     http_connections: int = 32  # served at once; probes and scrapes need a handful
+
+    def __post_init__(self) -> None:
+        self.mode = Mode(self.mode)  # "apply" or "plan" as text is accepted too
 
 
 @dataclass
@@ -109,68 +114,60 @@ class Daemon:
             if self.stop.is_set():  # a run the scheduler started as the signal arrived
                 return False
             logs.PASS_ID.set(uuid.uuid4().hex[:12])
-            self._pass()
-        except Exception:  # a bug must not stop the daemon: report it, try again next interval
-            log.exception("pass failed unexpectedly")
-            self.metrics.record_pass_error()
+            report = PassReport(self.settings.mode)
+            try:
+                self._pass(report)
+            except Exception as exc:  # a bug must not stop the daemon: report it, try again
+                report.error = exc
+            # Whatever happened, the pass is recorded here and only here: the log first, so
+            # that whoever sees a metric change finds its log lines already written.
+            _log_pass(report)
+            self.metrics.record(report)
+            if report.result is not None:
+                self.ready.set()
         finally:
             self._pass_lock.release()
         return True
 
-    def _pass(self) -> None:
+    def _pass(self, report: PassReport) -> None:
         started = time.monotonic()
         # Fetch the newest revision and validate it; an invalid one leaves the last in force.
-        self._refresh_source()
-        source_seconds = time.monotonic() - started
+        self._refresh_source(report)
+        report.source_seconds = time.monotonic() - started
         if self.documents.in_force is None:
-            log.error("no valid revision yet: nothing is reconciled")
-            self.metrics.record_pass_error()
             return
         revision, document = self.documents.in_force
         logs.REVISION.set(revision.id)
+        report.in_force = revision.id
+        report.accounts = tuple(a.name for a in document.accounts)
         # Read, plan and (in apply mode) apply.
         try:
-            result = reconcile.reconcile(
+            report.result = reconcile.reconcile(
                 document,
                 self._sessions_for(document),
-                apply=self.settings.mode == "apply",
+                apply=self.settings.mode is Mode.APPLY,
                 concurrency=self.settings.concurrency,
                 stop=self.stop,
                 instance=self.settings.instance,
                 allow_mass_removal=self.settings.allow_mass_removal,
             )
         except ReconcilerError as exc:
-            log.error("pass failed: %s", exc)
-            self.metrics.record_pass_error()
-            return
-        # Record what the pass found and did.
-        names = [a.name for a in document.accounts]
-        self.metrics.forget_accounts(names)
-        self.metrics.record_pass(result, names, source_seconds)
-        self._log_result(result)
-        self.ready.set()
+            report.error = exc
 
-    def _refresh_source(self) -> None:
+    def _refresh_source(self, report: PassReport) -> None:
         try:
             revision = self.source.fetch()
         except SourceError as exc:
-            log.error("source unavailable, keeping the revision in force: %s", exc)
-            self.metrics.source_errors.inc()
+            report.source = SourceStatus.UNAVAILABLE
+            report.problems = [str(exc)]
             return
         self.documents.update(revision)
+        report.revision = revision.id
         if self.documents.newest_valid:
-            self.metrics.set_source(revision.id, valid=True)
+            report.source = SourceStatus.VALID
             return
-        self.metrics.set_source(revision.id, valid=False)
-        in_force = self.documents.in_force[0].id if self.documents.in_force else "none"
-        log.error(
-            "revision %s is invalid and is not applied; still enforcing %s",
-            revision.id,
-            in_force,
-            extra={
-                "fields": {"invalid_revision": revision.id, "errors": self.documents.newest_errors}
-            },
-        )
+        report.source = SourceStatus.REFUSED if revision.refusal else SourceStatus.INVALID
+        report.problems = self.documents.newest_errors
 
     def _sessions_for(self, document: spec.Spec) -> Sessions:
         """Sessions live across passes, so assumed credentials are reused until near expiry."""
@@ -185,43 +182,11 @@ class Daemon:
                 document,
                 self.settings.endpoint_url,
                 self.settings.concurrency,
-                read_only=self.settings.mode == "plan",
+                read_only=self.settings.mode is Mode.PLAN,
             )
             sessions.on_event("needs-retry", api_call_counter(self.metrics))
             self._sessions = {key: sessions}
         return self._sessions[key]
-
-    def _log_result(self, result: reconcile.Result) -> None:
-        for outcome in result.outcomes:
-            level = logging.INFO if outcome.status == Status.APPLIED else logging.ERROR
-            log.log(
-                level,
-                "%s %s",
-                outcome.status,
-                outcome.change.line(),
-                extra={"fields": {"error": outcome.error}} if outcome.error else None,
-            )
-        for name, why in result.plan.unreachable.items():
-            log.error("account %s unreachable: %s", name, why)
-        if result.refused:
-            log.error("plan refused, nothing changed: %s", result.refused)
-        elif self.settings.mode == "plan":
-            for change in result.plan.changes:
-                log.info("drift: %s", change.line())
-        counts = result.plan.counts()
-        log.info(
-            "pass done: %s",
-            result.plan.summary(),
-            extra={
-                "fields": {
-                    "mode": self.settings.mode,
-                    "converged": result.converged,
-                    "changes": sum(counts.values()),
-                    "failed": len(result.failed),
-                    "seconds": round(sum(result.durations.values()), 3),
-                }
-            },
-        )
 
     # --- the process --------------------------------------------------------------------------
 
@@ -299,6 +264,67 @@ class Daemon:
                 return _text(start_response, "200 OK", "ready\n")
             return _text(start_response, "503 Service Unavailable", "no pass completed yet\n")
         return _text(start_response, "404 Not Found", "not found\n")
+
+
+def _log_pass(report: PassReport) -> None:
+    """The log lines of one pass, from its report: the source, then the pass's end."""
+    _log_source(report)
+    if report.error is not None:
+        if isinstance(report.error, ReconcilerError):
+            log.error("pass failed: %s", report.error)
+        else:
+            log.error("pass failed unexpectedly", exc_info=report.error)
+    elif report.result is None:
+        log.error("no valid revision yet: nothing is reconciled")
+    else:
+        _log_result(report.result, report.mode)
+
+
+def _log_source(report: PassReport) -> None:
+    if report.source is SourceStatus.UNAVAILABLE:
+        log.error(
+            "source unavailable, keeping the revision in force: %s", "; ".join(report.problems)
+        )
+    elif report.source in (SourceStatus.INVALID, SourceStatus.REFUSED):
+        log.error(
+            "revision %s is invalid and is not applied; still enforcing %s",
+            report.revision,
+            report.in_force or "none",
+            extra={"fields": {"invalid_revision": report.revision, "errors": report.problems}},
+        )
+
+
+def _log_result(result: reconcile.Result, mode: Mode) -> None:
+    for outcome in result.outcomes:
+        level = logging.INFO if outcome.status == Status.APPLIED else logging.ERROR
+        log.log(
+            level,
+            "%s %s",
+            outcome.status,
+            outcome.change.line(),
+            extra={"fields": {"error": outcome.error}} if outcome.error else None,
+        )
+    for name, why in result.plan.unreachable.items():
+        log.error("account %s unreachable: %s", name, why)
+    if result.refused:
+        log.error("plan refused, nothing changed: %s", result.refused)
+    elif mode is Mode.PLAN:
+        for change in result.plan.changes:
+            log.info("drift: %s", change.line())
+    counts = result.plan.counts()
+    log.info(
+        "pass done: %s",
+        result.plan.summary(),
+        extra={
+            "fields": {
+                "mode": mode,
+                "converged": result.converged,
+                "changes": sum(counts.values()),
+                "failed": len(result.failed),
+                "seconds": round(sum(result.durations.values()), 3),
+            }
+        },
+    )
 
 
 def _text(start_response: Any, status: str, body: str) -> list[bytes]:

@@ -1,27 +1,63 @@
-"""Every Prometheus metric the README lists, in one registry, updated from pass results.
+"""Every Prometheus metric the README lists, in one registry, updated once per pass from its
+`PassReport`.
 
-Metrics are derived from values (a pass's `Result`, each AWS call's botocore event), never
+Metrics are derived from values (a pass's `PassReport`, each AWS call's botocore event), never
 from log lines. Labels are bounded: kind, change, result, phase, service, operation, outcome,
 and the document's account names.
 """
 
 from __future__ import annotations
 
+import enum
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
 from prometheus_client import Counter as PromCounter
 
 from reconciler import __version__
 from reconciler.core.plan import Action, Kind, Status
+from reconciler.reconcile import Mode, Phase, Result
 
-if TYPE_CHECKING:
-    from reconciler.reconcile import Result
-
-PHASES = ("source", "read", "plan", "apply", "total")
 RESULTS = ("success", "error")
+
+
+class SourceStatus(enum.StrEnum):
+    """What became of the newest revision in a pass."""
+
+    VALID = "valid"  # now in force
+    INVALID = "invalid"  # failed validation; the last valid revision stays in force
+    REFUSED = "refused"  # not trusted (its signature), so not even parsed
+    UNAVAILABLE = "unavailable"  # the fetch failed; the revision in force stays
+
+
+@dataclass
+class PassReport:
+    """One daemon pass, filled in as it goes and recorded once at its end, whatever happened:
+    by `Metrics.record` and by the daemon's log. `source` stays None when the pass ended before
+    the source answered; `result` stays None when no reconcile completed, and `error` then says
+    why, unless no valid revision was in force."""
+
+    mode: Mode
+    source: SourceStatus | None = None
+    revision: str = ""  # the newest revision fetched
+    problems: list[str] = field(default_factory=list)  # why it is not applied, or not fetched
+    in_force: str | None = None  # the revision reconciled
+    accounts: tuple[str, ...] = ()  # the names the document in force declares
+    result: Result | None = None
+    error: Exception | None = None
+    source_seconds: float = 0.0
+
+    @property
+    def durations(self) -> dict[Phase, float]:
+        """Seconds per phase of a pass that reached a result, with the total; else none."""
+        if self.result is None:
+            return {}
+        durations = {Phase.SOURCE: self.source_seconds, **self.result.durations}
+        durations[Phase.TOTAL] = sum(durations.values())
+        return durations
 
 
 class Metrics:
@@ -104,29 +140,44 @@ class Metrics:
                     self.changes.labels(kind.value, action.value, status.value)
         for result in RESULTS:
             self.passes.labels(result)
-        for phase in PHASES:
-            self.duration.labels(phase)
+        for phase in Phase:
+            self.duration.labels(phase.value)
 
-    def record_pass(self, result: Result, account_names: list[str], source_seconds: float) -> None:
-        """Everything one pass tells: drift, unmanaged, reachability, outcomes, timings."""
-        self._record_drift(result, account_names)
+    def record(self, report: PassReport) -> None:
+        """Everything one pass tells, once, at its end: the source, then what the pass found
+        and did, or only that it failed."""
+        self._record_source(report)
+        result = report.result
+        if result is None or report.error is not None:
+            self.passes.labels("error").inc()
+            return
+        self._forget_accounts(report.accounts)
+        self._record_drift(result, report.accounts)
         for kind in Kind:
             self.unmanaged.labels(kind.value).set(len(result.plan.unmanaged.get(kind, ())))
-        for name in account_names:
+        for name in report.accounts:
             self.reachable.labels(name).set(0 if name in result.plan.unreachable else 1)
         for outcome in result.outcomes:
             change = outcome.change
             self.changes.labels(change.kind.value, change.action.value, outcome.status.value).inc()
-        durations = {"source": source_seconds, **result.durations}
-        durations["total"] = sum(durations.values())
-        for phase, seconds in durations.items():
-            self.duration.labels(phase).observe(seconds)
+        for phase, seconds in report.durations.items():
+            self.duration.labels(phase.value).observe(seconds)
         ok = not result.refused and not result.failed
         self.passes.labels("success" if ok else "error").inc()
         if ok:
             self.last_success.set(time.time())
 
-    def _record_drift(self, result: Result, account_names: list[str]) -> None:
+    def _record_source(self, report: PassReport) -> None:
+        """A failed fetch is counted and changes nothing else: the revision in force stays."""
+        if report.source is SourceStatus.UNAVAILABLE:
+            self.source_errors.inc()
+        elif report.source is SourceStatus.VALID:
+            self.source_valid.set(1)
+            self.source.info({"revision": report.revision})
+        elif report.source is not None:  # invalid or refused
+            self.source_valid.set(0)
+
+    def _record_drift(self, result: Result, account_names: tuple[str, ...]) -> None:
         """Drift is what the plan found, applied or not: after apply, the next pass shows
         whether it is gone. Withheld changes are drift too."""
         changes = [*result.plan.changes, *(w.change for w in result.plan.withheld)]
@@ -138,20 +189,12 @@ class Metrics:
         for name in account_names:
             self.account_drift.labels(name).set(by_account[name])
 
-    def forget_accounts(self, keep: list[str]) -> None:
+    def _forget_accounts(self, keep: tuple[str, ...]) -> None:
         """Drop series of accounts no longer in the document, so they do not linger."""
         for gauge in (self.account_drift, self.reachable):
             for labels in list(gauge._metrics):
                 if labels[0] not in keep:
                     gauge.remove(*labels)
-
-    def record_pass_error(self) -> None:
-        self.passes.labels("error").inc()
-
-    def set_source(self, revision: str, valid: bool) -> None:
-        self.source_valid.set(1 if valid else 0)
-        if valid:
-            self.source.info({"revision": revision})
 
     def count_api_call(self, service: str, operation: str, outcome: str) -> None:
         self.api_calls.labels(service, operation, outcome).inc()

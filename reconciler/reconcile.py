@@ -6,6 +6,7 @@ stage. Each pass returns a `Result` value from which exit codes and metrics are 
 
 from __future__ import annotations
 
+import enum
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,13 +18,30 @@ from reconciler.core.errors import SafetyError
 from reconciler.core.plan import Outcome, Plan, Status
 
 
+class Mode(enum.StrEnum):
+    """Whether a pass makes the changes it finds or only reports them."""
+
+    APPLY = "apply"
+    PLAN = "plan"
+
+
+class Phase(enum.StrEnum):
+    """The timed phases of a pass; `source` and `total` are the daemon's, around `reconcile`."""
+
+    SOURCE = "source"
+    READ = "read"
+    PLAN = "plan"
+    APPLY = "apply"
+    TOTAL = "total"
+
+
 @dataclass(frozen=True)
 class Result:
     plan: Plan
     live: state.OrgState
     outcomes: tuple[Outcome, ...] = ()
     refused: str = ""
-    durations: dict[str, float] = field(default_factory=dict)
+    durations: dict[Phase, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Outcome]:
@@ -61,7 +79,7 @@ def reconcile(
     clock = _Clock()
     # Read the organization and every declared account's roles, in parallel.
     live = read.read_live(document, sessions, concurrency, instance)
-    clock.lap("read")
+    clock.lap(Phase.READ)
     # Compute the changes, then let the safety rails refuse or withhold them.
     declared = state.declared(document, live, instance)
     proposed = diff.diff(declared, live, _rules(document, instance))
@@ -71,8 +89,8 @@ def reconcile(
             document, proposed, live.management_account_id, live.caller_account_id, facts
         )
     except SafetyError as exc:
-        return Result(proposed, live, refused=str(exc), durations=clock.lap("plan"))
-    clock.lap("plan")
+        return Result(proposed, live, refused=str(exc), durations=clock.lap(Phase.PLAN))
+    clock.lap(Phase.PLAN)
     if not apply:
         return Result(guarded, live, durations=clock.laps)
     # Apply in dependency order; every change gets an outcome.
@@ -88,7 +106,7 @@ def reconcile(
         stop=stop or threading.Event(),
     )
     outcomes = write.execute(guarded, context, concurrency)
-    return Result(guarded, live, tuple(outcomes), durations=clock.lap("apply"))
+    return Result(guarded, live, tuple(outcomes), durations=clock.lap(Phase.APPLY))
 
 
 def _rules(document: spec.Spec, instance: str) -> diff.Rules:
@@ -102,9 +120,9 @@ def _rules(document: spec.Spec, instance: str) -> diff.Rules:
 class _Clock:
     def __init__(self) -> None:
         self._last = time.monotonic()
-        self.laps: dict[str, float] = {}
+        self.laps: dict[Phase, float] = {}
 
-    def lap(self, phase: str) -> dict[str, float]:
+    def lap(self, phase: Phase) -> dict[Phase, float]:
         now = time.monotonic()
         self.laps[phase] = now - self._last
         self._last = now
