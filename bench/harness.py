@@ -1,0 +1,421 @@
+"""The harness: the simulator and the reconciler daemon as child processes, and the passes
+measured between them.
+
+`run_size` builds one organization from empty (the product's own `reconciler apply`, at
+latency 0, not measured), then drives a daemon child through its passes at a fixed latency per
+call and returns the figures as `Row`s in a `SizeResult`. The child processes are this
+benchmark's entry point (bench.py) started with `--simulator-child` or `--daemon-child`; this
+module holds what they run (`simulator_child`, `daemon_child`). What the organization holds is
+the workload's business, what is printed and judged the report's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import workload
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ENTRY = Path(__file__).with_name("bench.py")  # the children run the same entry point
+PASS_TIMEOUT = 1800.0  # seconds; any single pass or build beyond this is a failure
+
+
+@dataclass(frozen=True)
+class Options:
+    latency: float  # seconds added to every call of a measured pass
+    concurrency: int  # the daemon's default concurrency
+    drift_share: float  # share of accounts drifted by hand
+    moto_scan: bool  # keep moto's O(accounts) access-key lookup
+
+
+# --- the daemon child ---------------------------------------------------------------------------
+
+
+def daemon_child(desired: str, endpoint_url: str, concurrency: int) -> int:
+    """Run the daemon's passes on command: one JSON answer per `pass` line read from stdin."""
+    from reconciler import daemon, logs, reconcile, source
+
+    # Answers go to the original stdout; the daemon's JSON logs (stdout by design) to stderr.
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    logs.configure("json", "info")
+    settings = daemon.Settings(
+        interval=86400,
+        jitter=0,
+        mode=reconcile.Mode.APPLY,
+        concurrency=concurrency,
+        endpoint_url=endpoint_url,
+    )
+    the_daemon = daemon.Daemon(settings, source.DirectorySource(Path(desired)))
+    for line in sys.stdin:
+        if line.strip() != "pass":
+            continue
+        before = _daemon_counts(the_daemon)
+        Path("/proc/self/clear_refs").write_text("5")  # restart VmHWM from the current RSS
+        started, cpu = time.monotonic(), time.process_time()
+        the_daemon.run_pass()
+        wall, cpu = time.monotonic() - started, time.process_time() - cpu
+        after = _daemon_counts(the_daemon)
+        calls = {k: after["calls"][k] - before["calls"].get(k, 0) for k in after["calls"]}
+        applied = {k: after["applied"][k] - before["applied"].get(k, 0) for k in after["applied"]}
+        answer = {
+            "wall": wall,
+            "cpu": cpu,
+            "calls": {k: v for k, v in calls.items() if v},
+            "drift": after["drift"],
+            "applied": {k: v for k, v in applied.items() if v},
+            "unreachable": after["unreachable"],
+            "phases": {
+                k: round(v - before["phases"].get(k, 0.0), 2) for k, v in after["phases"].items()
+            },
+            "passes": after["passes"],
+            "peak_kb": _status("VmHWM"),
+            "rss_kb": _status("VmRSS"),
+        }
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+    return 0
+
+
+def simulator_child() -> None:
+    """`python -m tests.simulation.faults` with moto's access-key lookup indexed.
+
+    moto finds the account of every request by scanning every account's IAM backend for the
+    access key (moto.iam.models.get_account_id_from), so its CPU time per call grows with the
+    number of accounts: about 5 ms a call at 250 accounts, 11 ms at 1,000. AWS has no such
+    cost. Keys are unique and never move between accounts, so remembering each answer is exact.
+    """
+    import moto.iam.models as iam_models
+
+    from tests.simulation import faults
+
+    scan = iam_models.get_account_id_from
+    known: dict[str, str] = {}
+
+    def indexed(access_key: str) -> str:
+        if access_key not in known:
+            known[access_key] = scan(access_key)
+        return known[access_key]
+
+    iam_models.get_account_id_from = indexed  # moto imports it at call time
+    faults.main()
+
+
+def _daemon_counts(the_daemon: Any) -> dict[str, Any]:
+    calls: Counter[str] = Counter()
+    applied: Counter[str] = Counter()
+    passes: Counter[str] = Counter()
+    phases: dict[str, float] = {}
+    drift = unreachable = 0
+    for metric in the_daemon.metrics.registry.collect():
+        for sample in metric.samples:
+            labels, value = sample.labels, sample.value
+            if sample.name == "reconciler_aws_api_calls_total":
+                calls[f"{labels['service']}:{labels['operation']}"] += int(value)
+            elif sample.name == "reconciler_changes_applied_total":
+                applied[labels["result"]] += int(value)
+            elif sample.name == "reconciler_reconcile_total":
+                passes[labels["result"]] += int(value)
+            elif sample.name == "reconciler_reconcile_duration_seconds_sum":
+                phases[labels["phase"]] = value
+            elif sample.name == "reconciler_drift_resources":
+                drift += int(value)
+            elif sample.name == "reconciler_account_reachable" and value == 0:
+                unreachable += 1
+    return {
+        "calls": calls,
+        "applied": applied,
+        "passes": passes,
+        "drift": drift,
+        "unreachable": unreachable,
+        "phases": phases,
+    }
+
+
+def _status(field_name: str) -> int:
+    found = re.search(rf"^{field_name}:\s+(\d+) kB", Path("/proc/self/status").read_text(), re.M)
+    return int(found.group(1)) if found else 0
+
+
+# --- processes --------------------------------------------------------------------------------
+
+
+class Simulator:
+    """`python -m tests.simulation.faults` in its own process (from the repository root, where
+    `tests` is importable), steered over /fault-api/."""
+
+    def __init__(self, workdir: Path, index_access_keys: bool = False) -> None:
+        self._out = (workdir / "simulator.out").open("w+")
+        self._err = (workdir / "simulator.log").open("w")
+        command = [sys.executable, "-m", "tests.simulation.faults"]
+        if index_access_keys:
+            command = [sys.executable, str(ENTRY), "--simulator-child"]
+        self.process = subprocess.Popen(
+            [*command, "--port", "0", "--latency", "0"],
+            stdout=self._out,
+            stderr=self._err,
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            self._out.seek(0)
+            first = self._out.readline().strip()
+            if first.startswith("http"):
+                self.url = first
+                break
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"simulator did not start; see {self._err.name}")
+            time.sleep(0.1)
+
+    def control(self, path: str, payload: Any = None) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 (our own loopback server)
+            f"{self.url}/fault-api/{path}", data=json.dumps(payload).encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+            result: dict[str, Any] = json.loads(answer.read())
+        return result
+
+    def start_counting(self, latency: float) -> None:
+        """Counts from zero, and the latency every following call gets."""
+        self.control("clear")  # also clears the latency
+        self.control("latency", latency)
+
+    def counts(self) -> dict[str, int]:
+        return dict(self.control("counts")["counts"])
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU time the simulator process has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        _stop(self.process)
+        self._out.close()
+        self._err.close()
+
+
+class DaemonChild:
+    """The reconciler daemon in its own process (see bench.py's docstring)."""
+
+    def __init__(self, workdir: Path, desired: Path, url: str, concurrency: int) -> None:
+        self._log = (workdir / f"daemon-c{concurrency}.log").open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(ENTRY),
+                "--daemon-child",
+                "--desired",
+                str(desired),
+                "--endpoint-url",
+                url,
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=REPO,
+        )
+        self.concurrency = concurrency
+
+    def run_pass(self) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write("pass\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], PASS_TIMEOUT)
+        line = self.process.stdout.readline() if ready else ""
+        if not line:
+            raise RuntimeError(f"daemon pass gave no answer; see {self._log.name}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        _stop(self.process)
+        self._log.close()
+
+
+def _stop(process: subprocess.Popen[Any]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+# --- one size -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    accounts: int
+    name: str
+    concurrency: int
+    wall: float
+    daemon_calls: dict[str, int]
+    endpoint_calls: dict[str, int]
+    drift: int
+    applied: dict[str, int]
+    peak_mb: float
+    cpu: float = 0.0  # CPU seconds of the reconciler process during the pass
+    simulator_cpu: float = 0.0  # and of the simulator
+
+    @property
+    def daemon_total(self) -> int:
+        return sum(self.daemon_calls.values())
+
+    @property
+    def endpoint_total(self) -> int:
+        return sum(self.endpoint_calls.values())
+
+
+@dataclass
+class SizeResult:
+    accounts: int
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warmup_drift: int = -1
+    drifted: int = 0
+    repaired_read_back: bool = False
+    warmup_peak_mb: float = 0.0
+
+    def row(self, name: str, concurrency: int) -> Row | None:
+        return next((r for r in self.rows if r.name == name and r.concurrency == concurrency), None)
+
+
+def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
+    result = SizeResult(n)
+    here = workdir / f"n{n}"
+    here.mkdir()
+    say(f"--- {n} accounts (work files in {here})")
+    processes: list[Simulator | DaemonChild] = []
+    try:
+        simulator = Simulator(here, not options.moto_scan)
+        processes.append(simulator)
+        url = simulator.url
+        # Seed: the organization and the people; the document; the build from empty.
+        started = time.monotonic()
+        workload.seed(url)
+        desired = here / "accounts.yaml"
+        doc = workload.document(n)
+        desired.write_text(yaml.safe_dump(doc, sort_keys=False))
+        build = _build(desired, url, options.concurrency, here / "build.log")
+        say(
+            f"built from empty with `reconciler apply` at latency 0 in "
+            f"{time.monotonic() - started:.1f} s (exit {build})"
+        )
+        if build != 0:
+            raise RuntimeError(f"the build did not converge; see {here / 'build.log'}")
+
+        # The default concurrency: warm-up, steady state, drift repair, the pass after.
+        child = DaemonChild(here, desired, url, options.concurrency)
+        processes.append(child)
+        simulator.start_counting(0.0)
+        warm = child.run_pass()
+        result.warmup_drift = warm["drift"]
+        result.warmup_peak_mb = warm["peak_kb"] / 1024
+        say(f"warm-up pass (latency 0): {warm['wall']:.1f} s, planned {warm['drift']} changes")
+        result.rows.append(measure(child, simulator, n, "steady", options.latency))
+        ids = workload.account_ids(url)
+        drifted = workload.drifted_accounts(ids, n, options.drift_share)
+        result.drifted = len(drifted)
+        simulator.start_counting(0.0)
+        workload.make_drift(url, drifted)
+        say(f"drift made by hand in {len(drifted)} accounts ({len(drifted) * 2} changes)")
+        result.rows.append(measure(child, simulator, n, "drift repair", options.latency))
+        result.rows.append(measure(child, simulator, n, "after repair", options.latency))
+        simulator.start_counting(0.0)
+        by_id = {ids[a["name"]]: a for a in doc["accounts"]}
+        result.repaired_read_back = workload.drift_repaired(url, drifted, by_id)
+        child.stop()
+        processes.remove(child)
+
+        # --concurrency 1: its own daemon process, warmed up the same way.
+        single = DaemonChild(here, desired, url, 1)
+        processes.append(single)
+        simulator.start_counting(0.0)
+        warm1 = single.run_pass()
+        say(
+            f"warm-up pass, concurrency 1 (latency 0): {warm1['wall']:.1f} s, "
+            f"planned {warm1['drift']} changes"
+        )
+        result.rows.append(measure(single, simulator, n, "steady", options.latency))
+    finally:
+        for process in reversed(processes):
+            process.stop()
+    return result
+
+
+def _build(desired: Path, url: str, concurrency: int, log_path: Path) -> int:
+    """The product's one-shot `reconciler apply` from empty; its exit status."""
+    with log_path.open("w") as log:
+        build = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "reconciler.cli",
+                "apply",
+                "--desired",
+                str(desired),
+                "--endpoint-url",
+                url,
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            timeout=PASS_TIMEOUT,
+            check=False,
+        )
+    return build.returncode
+
+
+def measure(child: DaemonChild, simulator: Simulator, n: int, name: str, latency: float) -> Row:
+    simulator.start_counting(latency)
+    simulator_cpu = simulator.cpu_seconds()
+    answer = child.run_pass()
+    simulator_cpu = simulator.cpu_seconds() - simulator_cpu
+    endpoint = simulator.counts()
+    simulator.start_counting(0.0)
+    row = Row(
+        n,
+        name,
+        child.concurrency,
+        answer["wall"],
+        answer["calls"],
+        endpoint,
+        answer["drift"],
+        answer["applied"],
+        answer["peak_kb"] / 1024,
+        answer["cpu"],
+        simulator_cpu,
+    )
+    say(
+        f"{name} pass, concurrency {child.concurrency}: {row.wall:.1f} s, "
+        f"{row.daemon_total} calls (endpoint {row.endpoint_total}), planned {row.drift}, "
+        f"applied {row.applied or {}}, unreachable {answer['unreachable']}, "
+        f"peak {row.peak_mb:.0f} MB, CPU s reconciler {row.cpu:.1f} simulator "
+        f"{row.simulator_cpu:.1f}, phases s {answer['phases']}"
+    )
+    return row
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
