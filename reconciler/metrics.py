@@ -147,25 +147,28 @@ class Metrics:
         """Everything one pass tells, once, at its end: the source, then what the pass found
         and did, or only that it failed."""
         self._record_source(report)
-        result = report.result
-        if result is None or report.error is not None:
+        if report.result is None or report.error is not None:
             self.passes.labels("error").inc()
             return
         self._forget_accounts(report.accounts)
-        self._record_drift(result, report.accounts)
+        self._record_drift(report.result, report.accounts)
+        self._record_result(report.result, report.accounts)
+        for phase, seconds in report.durations.items():
+            self.duration.labels(phase.value).observe(seconds)
+        ok = not report.result.refused and not report.result.failed
+        self.passes.labels("success" if ok else "error").inc()
+        if ok:
+            self.last_success.set(time.time())
+
+    def _record_result(self, result: Result, account_names: tuple[str, ...]) -> None:
+        """What the live state showed beyond drift, and what each change came to."""
         for kind in Kind:
             self.unmanaged.labels(kind.value).set(len(result.plan.unmanaged.get(kind, ())))
-        for name in report.accounts:
+        for name in account_names:
             self.reachable.labels(name).set(0 if name in result.plan.unreachable else 1)
         for outcome in result.outcomes:
             change = outcome.change
             self.changes.labels(change.kind.value, change.action.value, outcome.status.value).inc()
-        for phase, seconds in report.durations.items():
-            self.duration.labels(phase.value).observe(seconds)
-        ok = not result.refused and not result.failed
-        self.passes.labels("success" if ok else "error").inc()
-        if ok:
-            self.last_success.set(time.time())
 
     def _record_source(self, report: PassReport) -> None:
         """A failed fetch is counted and changes nothing else: the revision in force stays."""
