@@ -17,11 +17,24 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
-from reconciler.aws.sessions import Sessions, call, each_page, pages
+from reconciler.aws.sessions import AccountClient, Sessions, iam_pages, organizations_pages
 from reconciler.core import policies, spec, state
 from reconciler.core.errors import AccessError, AwsError
+
+if TYPE_CHECKING:  # the stubs are a development dependency only
+    from mypy_boto3_iam.client import IAMClient
+    from mypy_boto3_iam.type_defs import GroupDetailTypeDef
+    from mypy_boto3_organizations.client import OrganizationsClient
+    from mypy_boto3_organizations.type_defs import (
+        AccountTypeDef,
+        CreateAccountStatusTypeDef,
+        OrganizationalUnitTypeDef,
+        TagTypeDef,
+    )
+
+    _Organizations = AccountClient[OrganizationsClient]
 
 log = logging.getLogger(__name__)
 RECENT = 3600  # seconds since an account joined during which its bootstrap role may lag
@@ -98,14 +111,14 @@ def read_organization(
     one parent after the other, its paginated listings (20 accounts a page) made the read of a
     1,000-account organization wait on some 60 calls in a row before any account was read.
     """
-    client = sessions.client("organizations")
+    client = sessions.organizations()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         master = pool.submit(_management_account_id, client)
         caller = pool.submit(lambda: sessions.identity().account_id)
         requests = pool.submit(_creation_requests, client)
-        root_id = next(iter(pages(client, "list_roots", "Roots")))["Id"]
+        root_id = _root_id(client)
         units: dict[state.UnitPath, state.Unit] = {}
-        listings: list[tuple[state.UnitPath, concurrent.futures.Future[list[Any]]]] = []
+        listings: list[tuple[state.UnitPath, concurrent.futures.Future[list[AccountTypeDef]]]] = []
         markers: dict[state.UnitPath, concurrent.futures.Future[bool]] = {}
         level: list[tuple[state.UnitPath, str]] = [((), root_id)]
         while level:
@@ -133,33 +146,51 @@ def read_organization(
     return _Org(master.result(), caller.result(), root_id, units, accounts, failed)
 
 
-def _management_account_id(client: Any) -> str:
-    return str(call(client, "describe_organization")["Organization"]["MasterAccountId"])
+def _management_account_id(client: _Organizations) -> str:
+    answer = client(lambda c: c.describe_organization())
+    return str(answer["Organization"]["MasterAccountId"])
 
 
-def _accounts_in(client: Any, parent_id: str) -> list[Any]:
-    return list(pages(client, "list_accounts_for_parent", "Accounts", ParentId=parent_id))
+def _root_id(client: _Organizations) -> str:
+    roots = organizations_pages(client, lambda c, more: c.list_roots(**more))
+    return next(root for page in roots for root in page.get("Roots", []))["Id"]
 
 
-def _units_in(client: Any, parent_id: str) -> list[Any]:
-    units = pages(
-        client, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent_id
+def _accounts_in(client: _Organizations, parent_id: str) -> list[AccountTypeDef]:
+    accounts = organizations_pages(
+        client, lambda c, more: c.list_accounts_for_parent(ParentId=parent_id, **more)
     )
-    return list(units)
+    return [account for page in accounts for account in page.get("Accounts", [])]
 
 
-def _unit_marker(client: Any, unit_id: str, instance: str) -> bool:
-    tags = pages(client, "list_tags_for_resource", "Tags", ResourceId=unit_id)
-    return _has_marker(tags, instance)
+def _units_in(client: _Organizations, parent_id: str) -> list[OrganizationalUnitTypeDef]:
+    units = organizations_pages(
+        client,
+        lambda c, more: c.list_organizational_units_for_parent(ParentId=parent_id, **more),
+    )
+    return [unit for page in units for unit in page.get("OrganizationalUnits", [])]
+
+
+def _tags_of(client: _Organizations, resource_id: str) -> list[TagTypeDef]:
+    tags = organizations_pages(
+        client, lambda c, more: c.list_tags_for_resource(ResourceId=resource_id, **more)
+    )
+    return [tag for page in tags for tag in page.get("Tags", [])]
+
+
+def _unit_marker(client: _Organizations, unit_id: str, instance: str) -> bool:
+    return _has_marker(_tags_of(client, unit_id), instance)
 
 
 def list_accounts(sessions: Sessions) -> list[state.Account]:
     """Every account of the organization, without units or roles: enough to look up ids."""
-    client = sessions.client("organizations")
-    return [_account(raw, ()) for raw in pages(client, "list_accounts", "Accounts")]
+    accounts = organizations_pages(
+        sessions.organizations(), lambda c, more: c.list_accounts(**more)
+    )
+    return [_account(raw, ()) for page in accounts for raw in page.get("Accounts", [])]
 
 
-def _account(raw: Mapping[str, Any], unit: state.UnitPath) -> state.Account:
+def _account(raw: AccountTypeDef, unit: state.UnitPath) -> state.Account:
     # `State` replaces `Status`, which AWS is retiring; older answers carry only `Status`.
     lifecycle = str(raw.get("State") or raw.get("Status") or state.ACTIVE)
     joined = raw.get("JoinedTimestamp")
@@ -176,17 +207,18 @@ def _account(raw: Mapping[str, Any], unit: state.UnitPath) -> state.Account:
 
 
 def _creation_requests(
-    client: Any,
+    client: _Organizations,
 ) -> tuple[list[state.Account], dict[str, state.FailedCreation]]:
     """CreateAccount requests in progress (each counts as its account: never requested twice)
     and, by account name, the latest one that FAILED (reported rather than sent again)."""
     in_flight, failed = [], {}
-    requests = pages(
+    listing = organizations_pages(
         client,
-        "list_create_account_status",
-        "CreateAccountStatuses",
-        States=["IN_PROGRESS", "FAILED"],
+        lambda c, more: c.list_create_account_status(States=["IN_PROGRESS", "FAILED"], **more),
     )
+    requests: list[CreateAccountStatusTypeDef] = [
+        r for page in listing for r in page.get("CreateAccountStatuses", [])
+    ]
     for r in sorted(requests, key=lambda r: str(r.get("RequestedTimestamp", ""))):
         name = r.get("AccountName", "")
         if r["State"] == "IN_PROGRESS":
@@ -196,10 +228,10 @@ def _creation_requests(
     return in_flight, failed
 
 
-def _failure_records(client: Any, root_id: str, instance: str) -> dict[str, str]:
+def _failure_records(client: _Organizations, root_id: str, instance: str) -> dict[str, str]:
     """Request id -> fingerprint of the declaration it was sent for (the root's tags)."""
     prefix = state.creation_record_key(instance, "")
-    tags = pages(client, "list_tags_for_resource", "Tags", ResourceId=root_id)
+    tags = _tags_of(client, root_id)
     return {t["Key"][len(prefix) :]: t["Value"] for t in tags if t["Key"].startswith(prefix)}
 
 
@@ -218,7 +250,7 @@ def _read_accounts(
     result = [a for a in live if a.id not in readable]
     # One management client for every account's tags: asking Sessions for it per account made
     # each reader queue behind the lock under which other readers build their member clients.
-    organizations = sessions.client("organizations")
+    organizations = sessions.organizations()
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {
             # Each task runs in a copy of this context: log lines keep the pass id and revision.
@@ -255,13 +287,13 @@ def _read_accounts(
 def _read_account(
     document: spec.Spec,
     sessions: Sessions,
-    organizations: Any,
+    organizations: _Organizations,
     account: state.Account,
     declared: spec.Account,
     instance: str,
 ) -> state.Account:
     assert account.id is not None
-    tags = pages(organizations, "list_tags_for_resource", "Tags", ResourceId=account.id)
+    tags = _tags_of(organizations, account.id)
     wanted = {name.lower() for name in document.role_names(declared)}
     wanted.discard(document.organization.bootstrap_role.lower())
     roles = read_roles(
@@ -272,14 +304,14 @@ def _read_account(
     )
 
 
-def _member_iam(sessions: Sessions, account: state.Account) -> Any:
+def _member_iam(sessions: Sessions, account: state.Account) -> AccountClient[IAMClient]:
     """The account's IAM client. A bootstrap role may refuse AssumeRole for minutes after its
     account was created; for an account that joined lately that is waited on a little, so a
     pass right after a creation still reads it. Longer waits are the next pass's."""
     waits = iter(NEW_ACCOUNT_ACCESS_WAITS if time.time() - account.joined < RECENT else ())
     while True:
         try:
-            return sessions.client("iam", account.id)
+            return sessions.iam(account.id)
         except AccessError:
             delay = next(waits, None)
             if delay is None:
@@ -288,15 +320,22 @@ def _member_iam(sessions: Sessions, account: state.Account) -> Any:
 
 
 def read_roles(
-    iam: Any, wanted: set[str], bootstrap_role: str, instance: str = state.DEFAULT_INSTANCE
+    iam: AccountClient[IAMClient],
+    wanted: set[str],
+    bootstrap_role: str,
+    instance: str = state.DEFAULT_INSTANCE,
 ) -> dict[str, state.Role]:
     """The declared roles (names lowercased in `wanted`) and every role carrying our marker."""
     sessions_by_name = {
         r["RoleName"]: int(r.get("MaxSessionDuration", 3600))
-        for r in pages(iam, "list_roles", "Roles")
+        for page in iam_pages(iam, lambda c, more: c.list_roles(**more))
+        for r in page.get("Roles", [])
     }
     roles = {}
-    details = pages(iam, "get_account_authorization_details", "RoleDetailList", Filter=["Role"])
+    pages = iam_pages(
+        iam, lambda c, more: c.get_account_authorization_details(Filter=["Role"], **more)
+    )
+    details = [detail for page in pages for detail in page.get("RoleDetailList", [])]
     for detail in details:
         name = detail["RoleName"]
         managed = _has_marker(detail.get("Tags", []), instance)
@@ -325,11 +364,14 @@ def read_source(
 ) -> tuple[dict[str, state.Group], frozenset[str]]:
     """Groups (with our grant policy and members) and users of the source account, in one
     paginated GetAccountAuthorizationDetails call."""
-    iam = sessions.client("iam", source_account_id)
+    iam = sessions.iam(source_account_id)
     members: dict[str, set[str]] = {}
     users: set[str] = set()
-    raw_groups = []
-    for page in each_page(iam, "get_account_authorization_details", Filter=["User", "Group"]):
+    raw_groups: list[GroupDetailTypeDef] = []
+    pages = iam_pages(
+        iam, lambda c, more: c.get_account_authorization_details(Filter=["User", "Group"], **more)
+    )
+    for page in pages:
         for user in page.get("UserDetailList", []):
             users.add(user["UserName"])
             for group in user.get("GroupList", []):
@@ -339,7 +381,7 @@ def read_source(
     return groups, frozenset(users)
 
 
-def _group(raw: Mapping[str, Any], members: Mapping[str, set[str]]) -> state.Group:
+def _group(raw: GroupDetailTypeDef, members: Mapping[str, set[str]]) -> state.Group:
     """A group whole: our grant policy, and every other inline or attached policy."""
     inline = {
         p["PolicyName"]: _document(p["PolicyDocument"]) for p in raw.get("GroupPolicyList", [])
@@ -355,9 +397,9 @@ def _group(raw: Mapping[str, Any], members: Mapping[str, set[str]]) -> state.Gro
     )
 
 
-def _document(raw: str | Mapping[str, Any]) -> str:
+def _document(raw: str | Mapping[str, object]) -> str:
     return policies.compact_json(policies.parse(raw))
 
 
-def _has_marker(tags: Iterable[Mapping[str, str]], instance: str) -> bool:
+def _has_marker(tags: Iterable[Mapping[str, object]], instance: str) -> bool:
     return any(t.get("Key") == state.MARKER_KEY and t.get("Value") == instance for t in tags)

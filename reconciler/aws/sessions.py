@@ -1,6 +1,11 @@
 """The one way into accounts: boto3 clients for the management account and, through the
 bootstrap role, for every member account; and the translation of botocore's errors.
 
+Clients are typed by the boto3 stub packages (a development dependency, imported for type
+checking only), so a misspelt operation or argument is a type error. Every request is made
+through an `AccountClient`, which binds it to its account and turns what botocore raises into
+the classes of errors.py.
+
 Credentials come from boto3's standard chain; `endpoint_url` (or `AWS_ENDPOINT_URL`) points
 every client at any AWS-compatible endpoint. Assumed-role credentials are cached per account
 and refreshed before they expire. Nothing else in the project builds a boto3 client.
@@ -15,11 +20,12 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Generic, Literal, TypedDict, TypeVar, cast
 
 import boto3
+import botocore.client
 import botocore.config
 import botocore.credentials
 import botocore.exceptions
@@ -34,6 +40,13 @@ from reconciler.core.errors import (
     TransientAwsError,
     error_class,
 )
+
+if TYPE_CHECKING:  # the stubs are a development dependency only
+    from botocore.awsrequest import AWSResponse
+    from botocore.model import OperationModel
+    from mypy_boto3_iam.client import IAMClient
+    from mypy_boto3_organizations.client import OrganizationsClient
+    from mypy_boto3_sts.client import STSClient
 
 # Refresh assumed credentials this long before they expire, so no call starts with credentials
 # that could lapse mid-pass (AssumeRole issues them for one hour by default).
@@ -88,6 +101,13 @@ _CREDENTIAL_ERRORS = (
     botocore.exceptions.UnauthorizedSSOTokenError,
     botocore.exceptions.ProfileNotFound,
 )
+_BOTOCORE_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+
+_Client = TypeVar("_Client", bound=botocore.client.BaseClient)
+_Answer = TypeVar("_Answer")
+_Page = TypeVar("_Page", bound=Mapping[str, object])
+_More = TypeVar("_More", bound=Mapping[str, object])
+_Service = Literal["iam", "organizations", "sts"]
 
 
 @dataclass(frozen=True)
@@ -100,11 +120,15 @@ class _Credentials:
         return f"_Credentials({self.account_id}, expires={self.expires.isoformat()})"
 
 
-# The member account a call in this thread acts in, bound by `call` and `each_page` for the
-# duration of one request (contextvars are per thread under ThreadPoolExecutor).
+# The member account a call in this thread acts in, bound by `AccountClient` for the duration
+# of one request (contextvars are per thread under ThreadPoolExecutor).
 _ACTING_AS: contextvars.ContextVar[_Credentials | None] = contextvars.ContextVar(
     "acting_as", default=None
 )
+# The request an `AccountClient` is making in this thread, as `service:Operation`, named by
+# botocore's `before-parameter-build` event (see `_note_request`) so that every error it
+# raises, not only AWS's answers, says which request failed.
+_REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("request", default="")
 
 
 class _ActingAs(botocore.credentials.Credentials):
@@ -121,7 +145,7 @@ class _ActingAs(botocore.credentials.Credentials):
     def get_frozen_credentials(self) -> botocore.credentials.ReadOnlyCredentials:
         current = _ACTING_AS.get()
         if current is None:
-            raise AccessError("a member-account client was used outside call() or pages()")
+            raise AccessError("a member-account client was used outside AccountClient")
         return current.keys
 
     # botocore reads these in a few places besides signing; they follow the bound account too.
@@ -147,16 +171,26 @@ class _ActingAsProvider(botocore.credentials.CredentialProvider):
 
 
 @dataclass(frozen=True)
-class AccountClient:
-    """A service client and the account it acts in (`credentials` None: the management
-    account's own credentials). Use it through `call`, `pages` and `each_page`."""
+class AccountClient(Generic[_Client]):
+    """A typed service client and the account it acts in (`credentials` None: the management
+    account's own credentials). Requests go through it, so that each is made in that account
+    and raises the project's errors: `iam(lambda c: c.attach_role_policy(...))` for one,
+    `iam_pages` and `organizations_pages` for every page of a listing."""
 
-    raw: Any
+    raw: _Client
     credentials: _Credentials | None = None
 
-    @property
-    def meta(self) -> Any:
-        return self.raw.meta
+    def __call__(self, request: Callable[[_Client], _Answer]) -> _Answer:
+        """`request(client)`, acting in this account; botocore's errors become ours, named
+        after the request that failed (`service:Operation`, see `_note_request`)."""
+        token = _REQUEST.set(self.raw.meta.service_model.service_name)
+        try:
+            with self.bound():
+                return request(self.raw)
+        except _BOTOCORE_ERRORS as exc:
+            raise _ours(_REQUEST.get(), exc) from exc
+        finally:
+            _REQUEST.reset(token)
 
     @contextlib.contextmanager
     def bound(self) -> Iterator[None]:
@@ -168,6 +202,60 @@ class AccountClient:
             yield
         finally:
             _ACTING_AS.reset(token)
+
+
+class IamMore(TypedDict, total=False):
+    """Where the next page of an IAM listing starts."""
+
+    Marker: str
+
+
+class OrganizationsMore(TypedDict, total=False):
+    """Where the next page of an Organizations listing starts."""
+
+    NextToken: str
+
+
+def iam_pages(
+    iam: AccountClient[IAMClient], fetch: Callable[[IAMClient, IamMore], _Page]
+) -> Iterator[_Page]:
+    """Every page of an IAM listing: `fetch(client, more)` asks for the page `more` points
+    at (`lambda c, more: c.list_roles(**more)`); IAM says `IsTruncated` while more follow."""
+
+    def following(page: _Page) -> IamMore | None:
+        marker = page.get("Marker")
+        return {"Marker": marker} if page.get("IsTruncated") and isinstance(marker, str) else None
+
+    return _each_page(iam, fetch, IamMore(), following)
+
+
+def organizations_pages(
+    organizations: AccountClient[OrganizationsClient],
+    fetch: Callable[[OrganizationsClient, OrganizationsMore], _Page],
+) -> Iterator[_Page]:
+    """Every page of an Organizations listing, as `iam_pages`; a `NextToken` means more."""
+
+    def following(page: _Page) -> OrganizationsMore | None:
+        token = page.get("NextToken")
+        return {"NextToken": token} if isinstance(token, str) and token else None
+
+    return _each_page(organizations, fetch, OrganizationsMore(), following)
+
+
+def _each_page(
+    client: AccountClient[_Client],
+    fetch: Callable[[_Client, _More], _Page],
+    more: _More,
+    following: Callable[[_Page], _More | None],
+) -> Iterator[_Page]:
+    while True:
+        # Acting per fetch, not across the yield: the consumer may act in other accounts.
+        page = client(lambda raw: fetch(raw, more))  # noqa: B023  (called before `more` changes)
+        yield page
+        after = following(page)
+        if after is None:
+            return
+        more = after
 
 
 @dataclass(frozen=True)
@@ -182,9 +270,14 @@ class Identity:
         return policies.partition_of(self.arn)
 
 
+class _SessionPolicy(TypedDict, total=False):
+    Policy: str
+
+
 class Sessions:
-    """Hands out clients: `client(service)` for the management account, or `client(service,
-    account_id)` for a member account through the bootstrap role."""
+    """Hands out typed clients: `organizations()` and `sts()` for the management account,
+    `iam(account_id)` for a member account through the bootstrap role (or, without one, the
+    management account)."""
 
     def __init__(
         self,
@@ -221,7 +314,7 @@ class Sessions:
         )
         self._lock = threading.RLock()
         self._credentials: dict[str, _Credentials] = {}
-        self._clients: dict[tuple[str, bool], Any] = {}
+        self._clients: dict[tuple[str, bool], botocore.client.BaseClient] = {}
         self._identity: Identity | None = None
         retries = _Retries()
         # botocore's stubs declare handlers as returning None; needs-retry's return the delay.
@@ -229,36 +322,46 @@ class Sessions:
         for session in (self._session, self._members):
             session.events.register("needs-retry", needs_retry)
             session.events.register("before-send", retries.pace)
+            session.events.register("before-parameter-build", _note_request)
 
     def identity(self) -> Identity:
         """Whose credentials these are (GetCallerIdentity), asked once."""
         with self._lock:
             known = self._identity
         if known is None:
-            answer = call(self.client("sts"), "get_caller_identity")
+            answer = self.sts()(lambda sts: sts.get_caller_identity())
             known = Identity(str(answer["Account"]), str(answer["Arn"]))
             with self._lock:
                 self._identity = known
         return known
 
-    def on_event(self, event: str, handler: Callable[..., Any]) -> None:
+    def on_event(self, event: str, handler: Callable[..., None]) -> None:
         """Register a botocore event handler on every client made from now on."""
         self._session.events.register(event, handler)
         self._members.events.register(event, handler)
 
-    def client(self, service: str, account_id: str | None = None) -> AccountClient:
-        """A client acting in `account_id` (default: the management account's credentials)."""
+    def iam(self, account_id: str | None = None) -> AccountClient[IAMClient]:
+        """IAM acting in `account_id` (default: the management account's credentials)."""
         if account_id is None or account_id == self.management_account_id:
-            return AccountClient(self._shared(service, member=False))
-        return AccountClient(self._shared(service, member=True), self._assumed(account_id))
+            return AccountClient(cast("IAMClient", self._shared("iam", member=False)))
+        member = cast("IAMClient", self._shared("iam", member=True))
+        return AccountClient(member, self._assumed(account_id))
 
-    def _shared(self, service: str, *, member: bool) -> Any:
+    def organizations(self) -> AccountClient[OrganizationsClient]:
+        """Organizations, in the management account."""
+        return AccountClient(cast("OrganizationsClient", self._shared("organizations")))
+
+    def sts(self) -> AccountClient[STSClient]:
+        """STS, with the management account's credentials."""
+        return AccountClient(cast("STSClient", self._shared("sts")))
+
+    def _shared(self, service: _Service, *, member: bool = False) -> botocore.client.BaseClient:
         with self._lock:  # creating clients from one session is not thread-safe in boto3
             key = (service, member)
             if key not in self._clients:
                 session = self._members if member else self._session
                 self._clients[key] = session.client(
-                    service,  # type: ignore[call-overload]
+                    service,
                     region_name=self._region,
                     endpoint_url=self._endpoint_url,
                     config=self._config,
@@ -270,12 +373,10 @@ class Sessions:
             cached = self._credentials.get(account_id)
         if cached and cached.expires - _now() > REFRESH_MARGIN:
             return cached
-        answer = call(
-            self.client("sts"),
-            "assume_role",
-            RoleArn=policies.role_arn(account_id, self.bootstrap_role, self.identity().partition),
-            RoleSessionName=SESSION_NAME,
-            **self._session_policy(),
+        role = policies.role_arn(account_id, self.bootstrap_role, self.identity().partition)
+        policy = self._session_policy()
+        answer = self.sts()(
+            lambda sts: sts.assume_role(RoleArn=role, RoleSessionName=SESSION_NAME, **policy)
         )
         raw = answer["Credentials"]
         keys = botocore.credentials.ReadOnlyCredentials(
@@ -286,7 +387,7 @@ class Sessions:
             self._credentials[account_id] = fresh
         return fresh
 
-    def _session_policy(self) -> dict[str, str]:
+    def _session_policy(self) -> _SessionPolicy:
         """AssumeRole's session-policy argument: the read-only policy in plan mode, else none."""
         return {"Policy": READ_ONLY_SESSION_POLICY} if self._read_only else {}
 
@@ -305,58 +406,35 @@ def translated(operation: str) -> Iterator[None]:
     """Turn botocore's exceptions into the project's own (errors.py), keeping the cause."""
     try:
         yield
-    except botocore.exceptions.ClientError as exc:
+    except _BOTOCORE_ERRORS as exc:
+        raise _ours(operation, exc) from exc
+
+
+def _ours(operation: str, exc: Exception) -> AwsError:
+    """The project's error for what botocore raised during `operation`."""
+    if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         message = f"{operation}: {code}: {error.get('Message', '')}".rstrip(": ")
-        raise error_class(code)(message, operation=operation, code=code) from exc
-    except (
-        botocore.exceptions.NoCredentialsError,
-        botocore.exceptions.PartialCredentialsError,
-    ) as exc:
-        raise AccessError(f"{operation}: no AWS credentials found", operation=operation) from exc
-    except _CREDENTIAL_ERRORS as exc:
-        raise AccessError(f"{operation}: {exc}", operation=operation) from exc
-    except (
-        botocore.exceptions.ConnectionError,
-        botocore.exceptions.HTTPClientError,
-    ) as exc:
-        raise TransientAwsError(f"{operation}: {type(exc).__name__}", operation=operation) from exc
-    except botocore.exceptions.ParamValidationError as exc:
-        raise AwsRequestError(f"{operation}: {exc}", operation=operation) from exc
-    except botocore.exceptions.BotoCoreError as exc:  # anything else botocore raises is ours too
-        raise AwsError(f"{operation}: {type(exc).__name__}: {exc}", operation=operation) from exc
+        return error_class(code)(message, operation=operation, code=code)
+    if isinstance(
+        exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return AccessError(f"{operation}: no AWS credentials found", operation=operation)
+    if isinstance(exc, _CREDENTIAL_ERRORS):
+        return AccessError(f"{operation}: {exc}", operation=operation)
+    if isinstance(exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
+        return TransientAwsError(f"{operation}: {type(exc).__name__}", operation=operation)
+    if isinstance(exc, botocore.exceptions.ParamValidationError):
+        return AwsRequestError(f"{operation}: {exc}", operation=operation)
+    # Whatever else botocore raises is ours too.
+    return AwsError(f"{operation}: {type(exc).__name__}: {exc}", operation=operation)
 
 
-def call(client: AccountClient, method: str, **kwargs: Any) -> Any:
-    """One AWS call in the client's account, its errors translated and named `service:Op`."""
-    with translated(_operation(client, method)), client.bound():
-        return getattr(client.raw, method)(**kwargs)
-
-
-def each_page(client: AccountClient, method: str, **kwargs: Any) -> Iterator[Any]:
-    """Every page of a paginated call, each fetched in the client's account."""
-    operation = _operation(client, method)
-    with translated(operation), client.bound():
-        fetched = iter(client.raw.get_paginator(method).paginate(**kwargs))
-    while True:
-        # Bound per fetch, not across the yield: the consumer may act in other accounts.
-        with translated(operation), client.bound():
-            page = next(fetched, None)
-        if page is None:
-            return
-        yield page
-
-
-def pages(client: AccountClient, method: str, key: str, **kwargs: Any) -> Iterator[Any]:
-    """Every item under `key` across all pages of a paginated call."""
-    for page in each_page(client, method, **kwargs):
-        yield from page.get(key, [])
-
-
-def _operation(client: AccountClient, method: str) -> str:
-    service = client.meta.service_model.service_name
-    return f"{service}:{client.meta.method_to_api_mapping.get(method, method)}"
+def _note_request(model: OperationModel, **_: object) -> None:
+    """botocore's `before-parameter-build` handler: name the request this thread is making
+    (before botocore validates its parameters, the first thing that may fail)."""
+    _REQUEST.set(f"{model.service_model.service_name}:{model.name}")
 
 
 class _AccountPace:
@@ -384,12 +462,12 @@ class _Retries:
 
     def needs_retry(
         self,
-        response: Any,
-        operation: Any,
+        response: tuple[AWSResponse, Mapping[str, object]] | None,
+        operation: OperationModel,
         attempts: int,
-        caught_exception: Any,
+        caught_exception: Exception | None,
         event_name: str = "",
-        **_: Any,
+        **_: object,
     ) -> float | None:
         kind = _failure_kind(response, caught_exception)
         with self._lock:
@@ -408,7 +486,7 @@ class _Retries:
                 pace.resume_at = max(pace.resume_at, time.monotonic() + delay)
             return delay
 
-    def pace(self, event_name: str = "", **_: Any) -> None:
+    def pace(self, event_name: str = "", **_: object) -> None:
         """Before a request is sent: wait while its account is paused after throttling."""
         with self._lock:
             wait = self._pace_of(event_name).resume_at - time.monotonic()
@@ -429,12 +507,15 @@ def _bound_account() -> str:
     return current.account_id if current is not None else ""
 
 
-def _failure_kind(response: Any, caught_exception: Any) -> str | None:
+def _failure_kind(
+    response: tuple[AWSResponse, Mapping[str, object]] | None, caught_exception: Exception | None
+) -> str | None:
     """None for an answer that needs no retry; else throttled, conflict or fault."""
-    if caught_exception is not None:
+    if caught_exception is not None or response is None:
         return "fault"  # no answer: connection lost, timed out
     status = response[0].status_code
-    code = str((response[1] or {}).get("Error", {}).get("Code", ""))
+    error = (response[1] or {}).get("Error")
+    code = str(error.get("Code", "")) if isinstance(error, Mapping) else ""
     kind = error_class(code)
     if issubclass(kind, ConflictError):
         return "conflict"

@@ -30,9 +30,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from reconciler.aws.sessions import Sessions, call, pages
+from reconciler.aws.sessions import AccountClient, Sessions, iam_pages, organizations_pages
 from reconciler.core import plan, policies, state
 from reconciler.core.errors import (
     AccessError,
@@ -42,6 +42,16 @@ from reconciler.core.errors import (
     NotFoundError,
     ReconcilerError,
 )
+
+if TYPE_CHECKING:  # the stubs are a development dependency only
+    from mypy_boto3_iam.client import IAMClient
+    from mypy_boto3_iam.type_defs import TagTypeDef
+    from mypy_boto3_organizations.client import OrganizationsClient
+    from mypy_boto3_organizations.type_defs import CreateAccountStatusTypeDef
+    from mypy_boto3_organizations.type_defs import TagTypeDef as OrganizationsTag
+
+    _Iam = AccountClient[IAMClient]
+    _Organizations = AccountClient[OrganizationsClient]
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +101,7 @@ class Context:
         self.creations = threading.Semaphore(self.creation_slots)
 
     @property
-    def marker_tags(self) -> list[dict[str, str]]:
+    def marker_tags(self) -> list[TagTypeDef]:
         return [{"Key": state.MARKER_KEY, "Value": self.instance}]
 
     def pause(self, seconds: float, resumes: str) -> None:
@@ -115,11 +125,11 @@ class Context:
                 raise AwsRequestError(f"account {name} has no id: it was not created")
             return self.account_ids[name]
 
-    def created_in(self, client: Any, name: str) -> None:
+    def created_in(self, client: _Iam, name: str) -> None:
         with self.lock:
             self.created.add((_account_of(client, self), name.lower()))
 
-    def is_new(self, client: Any, name: str) -> bool:
+    def is_new(self, client: _Iam, name: str) -> bool:
         with self.lock:
             return (_account_of(client, self), name.lower()) in self.created
 
@@ -154,23 +164,32 @@ class Context:
                 delay = min(delay * 2, delays[1])
 
 
-def _account_of(client: Any, context: Context) -> str:
-    credentials = getattr(client, "credentials", None)
-    return str(credentials.account_id) if credentials else context.sessions.management_account_id
+def _account_of(client: _Iam, context: Context) -> str:
+    credentials = client.credentials
+    return credentials.account_id if credentials else context.sessions.management_account_id
 
 
-def _settled_call(
-    context: Context, client: Any, method: str, *, wait: bool = True, **kwargs: Any
-) -> Any:
-    """An IAM call naming a role or group that exists (the read saw it, or this pass created
-    it, or another process did a moment ago): IAM may not show it to this call yet (eventual
-    consistency), so NoSuchEntity is retried a while. Not when the call also names a managed
-    policy, unless the role or group is this pass's own: then NoSuchEntity most likely means
-    the policy is missing, which waiting does not mend; nor when `wait` is false."""
-    attempt = functools.partial(call, client, method, **kwargs)
-    named = kwargs.get("RoleName") or kwargs.get("GroupName") or ""
-    lagging = "PolicyArn" not in kwargs or context.is_new(client, named)
-    return context.settled(attempt) if wait and lagging else attempt()
+def _settled(
+    context: Context,
+    iam: _Iam,
+    request: Callable[[IAMClient], object],
+    *,
+    naming: str,
+    policy_arn: bool = False,
+    wait: bool = True,
+) -> None:
+    """An IAM request naming a role or group (`naming`) that exists (the read saw it, or this
+    pass created it, or another process did a moment ago): IAM may not show it to this request
+    yet (eventual consistency), so NoSuchEntity is retried a while. Not when the request also
+    names a managed policy (`policy_arn`), unless the role or group is this pass's own: then
+    NoSuchEntity most likely means the policy is missing, which waiting does not mend; nor when
+    `wait` is false."""
+    attempt = functools.partial(iam, request)
+    lagging = not policy_arn or context.is_new(iam, naming)
+    if wait and lagging:
+        context.settled(attempt)
+    else:
+        attempt()
 
 
 def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.Outcome]:
@@ -304,15 +323,13 @@ def _apply(change: plan.Change, context: Context) -> None:
 
 @_apply.register
 def _create_unit(change: plan.CreateUnit, context: Context) -> None:
-    org = context.sessions.client("organizations")
+    org = context.sessions.organizations()
     parent = context.unit_id(change.path[:-1])
     try:
-        created = call(
-            org,
-            "create_organizational_unit",
-            ParentId=parent,
-            Name=change.path[-1],
-            Tags=context.marker_tags,
+        created = org(
+            lambda c: c.create_organizational_unit(
+                ParentId=parent, Name=change.path[-1], Tags=context.marker_tags
+            )
         )
         unit_id = created["OrganizationalUnit"]["Id"]
     except AlreadyExistsError:
@@ -321,11 +338,16 @@ def _create_unit(change: plan.CreateUnit, context: Context) -> None:
         context.unit_ids[change.path] = unit_id
 
 
-def _find_unit(org: Any, parent: str, name: str) -> str:
-    units = pages(
-        org, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent
+def _units_in(org: _Organizations, parent: str) -> Iterator[tuple[str, str]]:
+    """The (id, name) of every unit under `parent`, each page fetched when it is reached."""
+    listing = organizations_pages(
+        org, lambda c, more: c.list_organizational_units_for_parent(ParentId=parent, **more)
     )
-    found = next((str(u["Id"]) for u in units if u["Name"] == name), None)
+    return ((u["Id"], u["Name"]) for page in listing for u in page.get("OrganizationalUnits", []))
+
+
+def _find_unit(org: _Organizations, parent: str, name: str) -> str:
+    found = next((id_ for id_, named in _units_in(org, parent) if named == name), None)
     if found is None:  # AWS said it exists but does not list it yet
         raise AwsRequestError(f"unit {name} exists but is not listed yet; the next pass goes on")
     return found
@@ -333,20 +355,18 @@ def _find_unit(org: Any, parent: str, name: str) -> str:
 
 @_apply.register
 def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
-    org = context.sessions.client("organizations")
+    org = context.sessions.organizations()
     # AWS refuses to delete a unit that is not empty; check first rather than rely on it.
+    accounts = organizations_pages(
+        org, lambda c, more: c.list_accounts_for_parent(ParentId=change.unit_id, **more)
+    )
     children = [
-        *pages(org, "list_accounts_for_parent", "Accounts", ParentId=change.unit_id),
-        *pages(
-            org,
-            "list_organizational_units_for_parent",
-            "OrganizationalUnits",
-            ParentId=change.unit_id,
-        ),
+        *(a["Id"] for page in accounts for a in page.get("Accounts", [])),
+        *(id_ for id_, _ in _units_in(org, change.unit_id)),
     ]
     if children:
         raise AwsRequestError(f"unit {change.target} is not empty; left in place")
-    call(org, "delete_organizational_unit", OrganizationalUnitId=change.unit_id)
+    org(lambda c: c.delete_organizational_unit(OrganizationalUnitId=change.unit_id))
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -354,7 +374,7 @@ def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
 
 @_apply.register
 def _create_account(change: plan.CreateAccount, context: Context) -> None:
-    org = context.sessions.client("organizations")
+    org = context.sessions.organizations()
     if change.request_id:  # in flight already, and counted by AWS: no slot of ours needed
         request_id, status = change.request_id, _wait_for_creation(org, change.request_id, context)
     else:
@@ -397,30 +417,32 @@ def _creation_slot(context: Context) -> Iterator[None]:
         context.creations.release()
 
 
-def _request_account(org: Any, change: plan.CreateAccount, context: Context) -> str:
+def _request_account(org: _Organizations, change: plan.CreateAccount, context: Context) -> str:
     # Never retried after a lost answer (sessions.NOT_IDEMPOTENT): a request that may have
     # gone through is found in flight, by name, on the next pass.
-    answer = call(
-        org,
-        "create_account",
-        Email=change.email,
-        AccountName=change.name,
-        RoleName=change.bootstrap_role,
-        Tags=[{"Key": k, "Value": v} for k, v in sorted(change.tags.items())],
+    answer = org(
+        lambda c: c.create_account(
+            Email=change.email,
+            AccountName=change.name,
+            RoleName=change.bootstrap_role,
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(change.tags.items())],
+        )
     )
     request_id = str(answer["CreateAccountStatus"]["Id"])
     _record_request(org, context, request_id, change)
     return request_id
 
 
-def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str, Any]:
+def _wait_for_creation(
+    org: _Organizations, request_id: str, context: Context
+) -> CreateAccountStatusTypeDef:
     """Poll a CreateAccount request until it ends, backing off; the lane waits, others go on."""
     deadline = time.monotonic() + context.timings.creation
     delay = context.timings.poll[0]
     while True:
-        status: dict[str, Any] = call(
-            org, "describe_create_account_status", CreateAccountRequestId=request_id
-        )["CreateAccountStatus"]
+        status = org(lambda c: c.describe_create_account_status(CreateAccountRequestId=request_id))[
+            "CreateAccountStatus"
+        ]
         if status["State"] != "IN_PROGRESS":
             return status
         if time.monotonic() > deadline:
@@ -429,14 +451,16 @@ def _wait_for_creation(org: Any, request_id: str, context: Context) -> dict[str,
         delay = min(delay * 2, context.timings.poll[1])
 
 
-def _record_request(org: Any, context: Context, request: str, change: plan.CreateAccount) -> None:
+def _record_request(
+    org: _Organizations, context: Context, request: str, change: plan.CreateAccount
+) -> None:
     """Tag the root with the declaration this request was sent for: should it fail, later
     passes report the failure instead of sending it again, until the document changes the
     account. The record of a request that succeeds is removed."""
     key = state.creation_record_key(context.instance, request)
     try:
-        tags = [{"Key": key, "Value": change.fingerprint}]
-        call(org, "tag_resource", ResourceId=context.root_id, Tags=tags)
+        record: OrganizationsTag = {"Key": key, "Value": change.fingerprint}
+        org(lambda c: c.tag_resource(ResourceId=context.root_id, Tags=[record]))
     except AwsError as exc:  # the account matters more than its record; say what it costs
         log.warning(
             "could not record the creation request of %s (a failure would be "
@@ -446,12 +470,12 @@ def _record_request(org: Any, context: Context, request: str, change: plan.Creat
         )
 
 
-def _forget_request(org: Any, context: Context, request: str | None) -> None:
+def _forget_request(org: _Organizations, context: Context, request: str | None) -> None:
     if not request:
         return
     key = state.creation_record_key(context.instance, request)
     try:
-        call(org, "untag_resource", ResourceId=context.root_id, TagKeys=[key])
+        org(lambda c: c.untag_resource(ResourceId=context.root_id, TagKeys=[key]))
     except AwsError as exc:  # a stale record of a finished request misleads nobody
         log.warning("could not remove the record of creation request %s: %s", request, exc)
 
@@ -459,7 +483,7 @@ def _forget_request(org: Any, context: Context, request: str | None) -> None:
 def _wait_for_access(context: Context, name: str, account_id: str) -> None:
     """A new account's bootstrap role can take minutes to become assumable. Past the wait,
     the account is created all the same: its roles are made by a later pass."""
-    assume = functools.partial(context.sessions.client, "iam", account_id)
+    assume = functools.partial(context.sessions.iam, account_id)
     resumes = "its roles are made next pass"
     try:
         context.retrying(assume, AccessError, context.timings.access, (1.0, 15.0), resumes)
@@ -476,36 +500,35 @@ def _move_account(change: plan.MoveAccount, context: Context) -> None:
 
 
 def _move(context: Context, account_id: str, source: str, destination: state.UnitPath) -> None:
+    destination_id = context.unit_id(destination)
     # DuplicateAccountException: it is there already (a retried move whose answer was lost).
     with contextlib.suppress(AlreadyExistsError):
-        call(
-            context.sessions.client("organizations"),
-            "move_account",
-            AccountId=account_id,
-            SourceParentId=source,
-            DestinationParentId=context.unit_id(destination),
+        context.sessions.organizations()(
+            lambda c: c.move_account(
+                AccountId=account_id,
+                SourceParentId=source,
+                DestinationParentId=destination_id,
+            )
         )
 
 
 @_apply.register
 def _update_account_tags(change: plan.UpdateAccountTags, context: Context) -> None:
-    org = context.sessions.client("organizations")
+    org = context.sessions.organizations()
     changed = {k: v for k, v in change.after.items() if change.before.get(k) != v}
     removed = sorted(set(change.before) - set(change.after))
     if changed:
-        tags = [{"Key": k, "Value": v} for k, v in sorted(changed.items())]
-        call(org, "tag_resource", ResourceId=change.account_id, Tags=tags)
+        tags: list[OrganizationsTag] = [{"Key": k, "Value": v} for k, v in sorted(changed.items())]
+        org(lambda c: c.tag_resource(ResourceId=change.account_id, Tags=tags))
     if removed:
-        call(org, "untag_resource", ResourceId=change.account_id, TagKeys=removed)
+        org(lambda c: c.untag_resource(ResourceId=change.account_id, TagKeys=removed))
 
 
 # --- roles ---------------------------------------------------------------------------------
 
 
-def _iam(change: plan.RoleChange, context: Context) -> Any:
-    return context.sessions.client(
-        "iam", context.account_id(change.account_name, change.account_id)
-    )
+def _iam(change: plan.RoleChange, context: Context) -> _Iam:
+    return context.sessions.iam(context.account_id(change.account_name, change.account_id))
 
 
 @_apply.register
@@ -513,14 +536,14 @@ def _create_role(change: plan.CreateRole, context: Context) -> None:
     iam = _iam(change, context)
     role = change.definition
     try:
-        call(
-            iam,
-            "create_role",
-            RoleName=role.name,
-            AssumeRolePolicyDocument=role.trust_policy,
-            MaxSessionDuration=role.max_session_duration,
-            Description="Access for people; managed by reconciler",
-            Tags=context.marker_tags,
+        iam(
+            lambda c: c.create_role(
+                RoleName=role.name,
+                AssumeRolePolicyDocument=role.trust_policy,
+                MaxSessionDuration=role.max_session_duration,
+                Description="Access for people; managed by reconciler",
+                Tags=context.marker_tags,
+            )
         )
     except AlreadyExistsError:
         # Created by an earlier pass that was interrupted, or by this request whose answer was
@@ -528,101 +551,106 @@ def _create_role(change: plan.CreateRole, context: Context) -> None:
         _set_role(iam, role, context)
     context.created_in(iam, role.name)
     for arn in sorted(role.policies):
-        _settled_call(context, iam, "attach_role_policy", RoleName=role.name, PolicyArn=arn)
+        _attach(context, iam, role.name, arn)
     for name, document in sorted(role.inline_policies.items()):
-        _settled_call(
-            context,
-            iam,
-            "put_role_policy",
-            RoleName=role.name,
-            PolicyName=name,
-            PolicyDocument=document,
-        )
+        _put_inline(context, iam, role.name, name, document)
 
 
-def _set_role(iam: Any, role: state.Role, context: Context) -> None:
+def _set_role(iam: _Iam, role: state.Role, context: Context) -> None:
     context.created_in(iam, role.name)  # it may have been created a moment ago
-    trust = role.trust_policy
-    _settled_call(
-        context, iam, "update_assume_role_policy", RoleName=role.name, PolicyDocument=trust
+    _update_trust(context, iam, role.name, role.trust_policy)
+    _update_session(context, iam, role.name, role.max_session_duration)
+    _mark(context, iam, role.name)
+
+
+def _update_trust(context: Context, iam: _Iam, role: str, document: str) -> None:
+    _settled(
+        context,
+        iam,
+        lambda c: c.update_assume_role_policy(RoleName=role, PolicyDocument=document),
+        naming=role,
     )
-    duration = role.max_session_duration
-    _settled_call(context, iam, "update_role", RoleName=role.name, MaxSessionDuration=duration)
-    _settled_call(context, iam, "tag_role", RoleName=role.name, Tags=context.marker_tags)
+
+
+def _update_session(context: Context, iam: _Iam, role: str, seconds: int) -> None:
+    _settled(
+        context,
+        iam,
+        lambda c: c.update_role(RoleName=role, MaxSessionDuration=seconds),
+        naming=role,
+    )
+
+
+def _mark(context: Context, iam: _Iam, role: str) -> None:
+    tags = context.marker_tags
+    _settled(context, iam, lambda c: c.tag_role(RoleName=role, Tags=tags), naming=role)
+
+
+def _attach(context: Context, iam: _Iam, role: str, arn: str) -> None:
+    _settled(
+        context,
+        iam,
+        lambda c: c.attach_role_policy(RoleName=role, PolicyArn=arn),
+        naming=role,
+        policy_arn=True,
+    )
+
+
+def _put_inline(context: Context, iam: _Iam, role: str, name: str, document: str) -> None:
+    _settled(
+        context,
+        iam,
+        lambda c: c.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document),
+        naming=role,
+    )
 
 
 @_apply.register
 def _update_role_trust(change: plan.UpdateRoleTrust, context: Context) -> None:
-    _settled_call(
-        context,
-        _iam(change, context),
-        "update_assume_role_policy",
-        RoleName=change.role,
-        PolicyDocument=change.after,
-    )
+    _update_trust(context, _iam(change, context), change.role, change.after)
 
 
 @_apply.register
 def _attach_role_policy(change: plan.AttachRolePolicy, context: Context) -> None:
-    _settled_call(
-        context,
-        _iam(change, context),
-        "attach_role_policy",
-        RoleName=change.role,
-        PolicyArn=change.policy_arn,
-    )
+    _attach(context, _iam(change, context), change.role, change.policy_arn)
 
 
 @_apply.register
 def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None:
-    _settled_call(
+    role, arn = change.role, change.policy_arn
+    _settled(
         context,
         _iam(change, context),
-        "detach_role_policy",
-        RoleName=change.role,
-        PolicyArn=change.policy_arn,
+        lambda c: c.detach_role_policy(RoleName=role, PolicyArn=arn),
+        naming=role,
+        policy_arn=True,
     )
 
 
 @_apply.register
 def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) -> None:
-    _settled_call(
-        context,
-        _iam(change, context),
-        "put_role_policy",
-        RoleName=change.role,
-        PolicyName=change.policy_name,
-        PolicyDocument=change.after,
-    )
+    _put_inline(context, _iam(change, context), change.role, change.policy_name, change.after)
 
 
 @_apply.register
 def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
-    _settled_call(
+    role, name = change.role, change.policy_name
+    _settled(
         context,
         _iam(change, context),
-        "delete_role_policy",
-        RoleName=change.role,
-        PolicyName=change.policy_name,
+        lambda c: c.delete_role_policy(RoleName=role, PolicyName=name),
+        naming=role,
     )
 
 
 @_apply.register
 def _update_role_session(change: plan.UpdateRoleSession, context: Context) -> None:
-    _settled_call(
-        context,
-        _iam(change, context),
-        "update_role",
-        RoleName=change.role,
-        MaxSessionDuration=change.after,
-    )
+    _update_session(context, _iam(change, context), change.role, change.after)
 
 
 @_apply.register
 def _mark_role(change: plan.MarkRole, context: Context) -> None:
-    _settled_call(
-        context, _iam(change, context), "tag_role", RoleName=change.role, Tags=context.marker_tags
-    )
+    _mark(context, _iam(change, context), change.role)
 
 
 @_apply.register
@@ -630,25 +658,42 @@ def _delete_role(change: plan.DeleteRole, context: Context) -> None:
     """IAM deletes only a bare role: out of its instance profiles, without policies."""
     iam = _iam(change, context)
     role = change.role
-    for profile in list(
-        pages(iam, "list_instance_profiles_for_role", "InstanceProfiles", RoleName=role)
-    ):
-        name = profile["InstanceProfileName"]
-        call(iam, "remove_role_from_instance_profile", InstanceProfileName=name, RoleName=role)
-    for attached in list(
-        pages(iam, "list_attached_role_policies", "AttachedPolicies", RoleName=role)
-    ):
-        call(iam, "detach_role_policy", RoleName=role, PolicyArn=attached["PolicyArn"])
-    for name in list(pages(iam, "list_role_policies", "PolicyNames", RoleName=role)):
-        call(iam, "delete_role_policy", RoleName=role, PolicyName=name)
-    call(iam, "delete_role", RoleName=role)
+    profiles = iam_pages(
+        iam, lambda c, more: c.list_instance_profiles_for_role(RoleName=role, **more)
+    )
+    _for_each(
+        iam,
+        [p["InstanceProfileName"] for page in profiles for p in page.get("InstanceProfiles", [])],
+        lambda name, c: c.remove_role_from_instance_profile(
+            InstanceProfileName=name, RoleName=role
+        ),
+    )
+    attached = iam_pages(iam, lambda c, more: c.list_attached_role_policies(RoleName=role, **more))
+    _for_each(
+        iam,
+        [p["PolicyArn"] for page in attached for p in page.get("AttachedPolicies", [])],
+        lambda arn, c: c.detach_role_policy(RoleName=role, PolicyArn=arn),
+    )
+    inline = iam_pages(iam, lambda c, more: c.list_role_policies(RoleName=role, **more))
+    _for_each(
+        iam,
+        [name for page in inline for name in page.get("PolicyNames", [])],
+        lambda name, c: c.delete_role_policy(RoleName=role, PolicyName=name),
+    )
+    iam(lambda c: c.delete_role(RoleName=role))
+
+
+def _for_each(iam: _Iam, items: list[str], request: Callable[[str, IAMClient], object]) -> None:
+    """`request(item, client)` for each item in turn, each a request of its own."""
+    for item in items:
+        iam(functools.partial(request, item))
 
 
 # --- groups in the source account -------------------------------------------------------------
 
 
-def _source_iam(context: Context) -> Any:
-    return context.sessions.client("iam", context.source_account_id)
+def _source_iam(context: Context) -> _Iam:
+    return context.sessions.iam(context.source_account_id)
 
 
 @_apply.register
@@ -656,7 +701,7 @@ def _create_group(change: plan.CreateGroup, context: Context) -> None:
     iam = _source_iam(context)
     group = change.definition
     with contextlib.suppress(AlreadyExistsError):  # made by an earlier, interrupted pass
-        call(iam, "create_group", GroupName=group.name, Path=group.path)
+        iam(lambda c: c.create_group(GroupName=group.name, Path=group.path))
     context.created_in(iam, group.name)
     _put_grants(iam, group.name, group.grant_policy, context)
 
@@ -668,30 +713,27 @@ def _put_group_grants(change: plan.PutGroupGrants, context: Context) -> None:
 
 @_apply.register
 def _delete_group_inline_policy(change: plan.DeleteGroupInlinePolicy, context: Context) -> None:
+    group, name = change.group, change.policy_name
     # NoSuchEntity: gone already, so what was to revoke is revoked (not waited on: the policy,
     # not the group, is what is most likely missing).
     with contextlib.suppress(NotFoundError):
-        call(
-            _source_iam(context),
-            "delete_group_policy",
-            GroupName=change.group,
-            PolicyName=change.policy_name,
-        )
+        _source_iam(context)(lambda c: c.delete_group_policy(GroupName=group, PolicyName=name))
 
 
 @_apply.register
 def _detach_group_policy(change: plan.DetachGroupPolicy, context: Context) -> None:
+    group, arn = change.group, change.policy_arn
     with contextlib.suppress(NotFoundError):
-        _settled_call(
+        _settled(
             context,
             _source_iam(context),
-            "detach_group_policy",
-            GroupName=change.group,
-            PolicyArn=change.policy_arn,
+            lambda c: c.detach_group_policy(GroupName=group, PolicyArn=arn),
+            naming=group,
+            policy_arn=True,
         )
 
 
-def _put_grants(iam: Any, group: str, document: str | None, context: Context) -> None:
+def _put_grants(iam: _Iam, group: str, document: str | None, context: Context) -> None:
     """Write the grant policy with every account id resolved. Grants on accounts that do not
     exist (their creation failed) are left out and reported, and the others still land; grants
     on accounts still being created in this pass are added when their creation ends. Whatever
@@ -699,18 +741,18 @@ def _put_grants(iam: Any, group: str, document: str | None, context: Context) ->
     with context.lock:  # ids and creations in progress seen at one moment
         ids, creating = dict(context.account_ids), set(context.creating)
     resolved, missing = _resolve(document, ids) if document is not None else (None, set())
+    name = state.GRANT_POLICY_NAME
     if resolved is None:
         # NoSuchEntity: no grant policy (or no group): nothing to revoke, nothing to wait for.
         with contextlib.suppress(NotFoundError):
-            call(iam, "delete_group_policy", GroupName=group, PolicyName=state.GRANT_POLICY_NAME)
+            iam(lambda c: c.delete_group_policy(GroupName=group, PolicyName=name))
     else:
-        _settled_call(
+        granted = resolved
+        _settled(
             context,
             iam,
-            "put_group_policy",
-            GroupName=group,
-            PolicyName=state.GRANT_POLICY_NAME,
-            PolicyDocument=resolved,
+            lambda c: c.put_group_policy(GroupName=group, PolicyName=name, PolicyDocument=granted),
+            naming=group,
         )
     if missing & creating:
         raise _WaitingForAccountsError(f"grants on {', '.join(sorted(missing & creating))} wait")
@@ -744,15 +786,15 @@ def _resolve(document: str, ids: dict[str, str]) -> tuple[str | None, set[str]]:
 @_apply.register
 def _add_member(change: plan.AddMember, context: Context) -> None:
     iam = _source_iam(context)
+    group, user = change.group, change.user
     try:
         # A user the read did not find is not waited for: the plan already said it is missing.
-        _settled_call(
+        _settled(
             context,
             iam,
-            "add_user_to_group",
+            lambda c: c.add_user_to_group(GroupName=group, UserName=user),
+            naming=group,
             wait=change.user_exists,
-            GroupName=change.group,
-            UserName=change.user,
         )
     except NotFoundError as exc:
         raise NotFoundError(
@@ -762,10 +804,10 @@ def _add_member(change: plan.AddMember, context: Context) -> None:
         ) from exc
 
 
-def _missing_member_part(iam: Any, change: plan.AddMember, context: Context) -> str:
+def _missing_member_part(iam: _Iam, change: plan.AddMember, context: Context) -> str:
     """Which of the two AddUserToGroup names is missing, asked of IAM itself."""
     try:
-        call(iam, "get_user", UserName=change.user)
+        iam(lambda c: c.get_user(UserName=change.user))
     except NotFoundError:
         return (
             f"user {change.user} does not exist in the source account "
@@ -776,12 +818,12 @@ def _missing_member_part(iam: Any, change: plan.AddMember, context: Context) -> 
 
 @_apply.register
 def _remove_member(change: plan.RemoveMember, context: Context) -> None:
-    _settled_call(
+    group, user = change.group, change.user
+    _settled(
         context,
         _source_iam(context),
-        "remove_user_from_group",
-        GroupName=change.group,
-        UserName=change.user,
+        lambda c: c.remove_user_from_group(GroupName=group, UserName=user),
+        naming=group,
     )
 
 
@@ -790,12 +832,24 @@ def _delete_group(change: plan.DeleteGroup, context: Context) -> None:
     """IAM deletes only an empty group: no members, no policies."""
     iam = _source_iam(context)
     group = change.group
-    for user in list(pages(iam, "get_group", "Users", GroupName=group)):
-        call(iam, "remove_user_from_group", GroupName=group, UserName=user["UserName"])
-    for name in list(pages(iam, "list_group_policies", "PolicyNames", GroupName=group)):
-        call(iam, "delete_group_policy", GroupName=group, PolicyName=name)
-    for attached in list(
-        pages(iam, "list_attached_group_policies", "AttachedPolicies", GroupName=group)
-    ):
-        call(iam, "detach_group_policy", GroupName=group, PolicyArn=attached["PolicyArn"])
-    call(iam, "delete_group", GroupName=group)
+    members = iam_pages(iam, lambda c, more: c.get_group(GroupName=group, **more))
+    _for_each(
+        iam,
+        [user["UserName"] for page in members for user in page.get("Users", [])],
+        lambda user, c: c.remove_user_from_group(GroupName=group, UserName=user),
+    )
+    inline = iam_pages(iam, lambda c, more: c.list_group_policies(GroupName=group, **more))
+    _for_each(
+        iam,
+        [name for page in inline for name in page.get("PolicyNames", [])],
+        lambda name, c: c.delete_group_policy(GroupName=group, PolicyName=name),
+    )
+    attached = iam_pages(
+        iam, lambda c, more: c.list_attached_group_policies(GroupName=group, **more)
+    )
+    _for_each(
+        iam,
+        [p["PolicyArn"] for page in attached for p in page.get("AttachedPolicies", [])],
+        lambda arn, c: c.detach_group_policy(GroupName=group, PolicyArn=arn),
+    )
+    iam(lambda c: c.delete_group(GroupName=group))
