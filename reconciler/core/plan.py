@@ -2,7 +2,8 @@
 
 Pure data: `plan` renders a Plan, `apply` executes the same Plan. Each change is a frozen
 dataclass carrying what it needs to be applied and its before and after, and knows how to
-describe itself in one line. Nothing here performs I/O.
+describe itself in one line and show its before and after as JSON values (`states`). Nothing
+here performs I/O.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
 class _NoAccountId:
     """`Change.account_id` of a change that carries none: None.
 
-    Not a property: a property would refuse the `account_id` field that changes to one account
-    declare (as `account_id: str = field()`, so that dataclasses sees no default), while the
-    instance's own value takes precedence over this class-level one.
+    Not a property: an instance value cannot shadow a property, so the `account_id` field of
+    the changes that carry one could not be set. This descriptor only answers reads, and an
+    instance's own value takes precedence over it. Those fields are declared
+    `account_id: str = field()`, or dataclasses would take this descriptor for their default.
     """
 
     def __get__(self, instance: object, owner: type | None = None) -> str | None:
