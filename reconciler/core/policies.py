@@ -160,8 +160,10 @@ def _statements_of(canonical_parsed: Any) -> list[dict[str, Any]]:
     return [s for s in canonical_parsed.get("Statement", []) if isinstance(s, dict)]
 
 
-# The condition operators under which aws:MultiFactorAuthPresent "true" asks for MFA.
-_MFA_OPERATORS = frozenset({"Bool", "BoolIfExists"})
+# The condition operators under which aws:MultiFactorAuthPresent "true" asks for MFA. Not
+# BoolIfExists: requests signed with an IAM user's long-term access keys carry no such key at
+# all, and ...IfExists lets them through without MFA.
+_MFA_OPERATORS = frozenset({"Bool"})
 _MFA_KEY = "aws:multifactorauthpresent"  # condition keys are case-insensitive: canonical lowers
 
 

@@ -28,7 +28,8 @@ MFA_CONDITIONS = {
     "boolean false": ('{"Bool":{"aws:MultiFactorAuthPresent":false}}', False),
     "key in lower case": ('{"Bool":{"aws:multifactorauthpresent":"true"}}', True),
     "key in upper case": ('{"Bool":{"AWS:MULTIFACTORAUTHPRESENT":"true"}}', True),
-    "BoolIfExists true": ('{"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}}', True),
+    # Access keys carry no aws:MultiFactorAuthPresent: ...IfExists lets them in without MFA.
+    "BoolIfExists true": ('{"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}}', False),
     "BoolIfExists false": ('{"BoolIfExists":{"aws:MultiFactorAuthPresent":false}}', False),
     "true or false": ('{"Bool":{"aws:MultiFactorAuthPresent":["true","false"]}}', False),
     "another key": ('{"Bool":{"aws:SecureTransport":"true"}}', False),
