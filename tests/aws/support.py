@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.exceptions import ClientError
 
 from reconciler import reconcile
 from reconciler.aws import write
 from reconciler.aws.sessions import Sessions
 from reconciler.core import load, spec
+from tests.simulation.support import any_client
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TEXT = (REPO / "desired" / "accounts.yaml").read_text()
@@ -41,7 +41,7 @@ class Aws:
                 "aws_secret_access_key": creds["SecretAccessKey"],
                 "aws_session_token": creds["SessionToken"],
             }
-        client = boto3.client(service, endpoint_url=self.url, region_name="us-east-1", **keys)
+        client = any_client(service, endpoint_url=self.url, region_name="us-east-1", **keys)
         client.meta.events.register("needs-retry", _patiently)
         return client
 
@@ -195,4 +195,6 @@ class _Body:
 
 def canned(status: int, body: bytes, content_type: str) -> AWSResponse:
     """A response from AWS that the simulator would not give, for a botocore before-send hook."""
-    return AWSResponse("https://aws.invalid", status, {"Content-Type": content_type}, _Body(body))
+    headers = HTTPHeaders()
+    headers["Content-Type"] = content_type
+    return AWSResponse("https://aws.invalid", status, headers, _Body(body))

@@ -29,7 +29,7 @@ PASSING = {
 
 
 def _creation(result: object, name: str) -> plan.Outcome:
-    outcomes = getattr(result, "outcomes", ())
+    outcomes: tuple[plan.Outcome, ...] = getattr(result, "outcomes", ())
     return next(
         o for o in outcomes if isinstance(o.change, plan.CreateAccount) and o.change.name == name
     )

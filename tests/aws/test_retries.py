@@ -17,14 +17,14 @@ from tests.simulation.strict import StrictAws
 
 LIST_ROLES = SimpleNamespace(name="ListRoles")
 CREATE_ACCOUNT = SimpleNamespace(name="CreateAccount")
-OK = (SimpleNamespace(status_code=200), {})
+OK: tuple[Any, dict[str, Any]] = (SimpleNamespace(status_code=200), {})
 
 
 def _error(status: int, code: str) -> tuple[Any, dict[str, Any]]:
     return SimpleNamespace(status_code=status), {"Error": {"Code": code}}
 
 
-def _in(account: str) -> sessions.AccountClient:
+def _in(account: str) -> sessions.AccountClient[Any]:
     keys = botocore.credentials.ReadOnlyCredentials("AKID", "secret", "token")
     expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
     return sessions.AccountClient(None, sessions._Credentials(account, keys, expires))

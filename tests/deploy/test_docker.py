@@ -60,6 +60,7 @@ def test_multi_stage_on_slim_python() -> None:
     all_stages = stages()
     assert len(all_stages) >= 2
     default_image = re.search(r"ARG PYTHON_IMAGE=(\S+)", DOCKERFILE.read_text())
+    assert default_image is not None
     for stage in all_stages:
         image = stage[0][1].split()[0].replace("${PYTHON_IMAGE}", default_image.group(1))
         # Pinned by digest: a tag moves, and the next build would get other bytes unreviewed.

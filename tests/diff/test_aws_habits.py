@@ -155,7 +155,9 @@ def test_arns_are_built_in_the_partition_of_the_credentials(
 
     declared = state.declared(document, gov)
 
-    role = next(a for a in declared.accounts if a.name == "shared").roles["ReadOnlyAccessRole"]
+    roles = next(a for a in declared.accounts if a.name == "shared").roles
+    assert roles is not None
+    role = roles["ReadOnlyAccessRole"]
     assert json.loads(role.trust_policy)["Statement"][0]["Principal"] == {
         "AWS": "arn:aws-us-gov:iam::444444444444:root"
     }

@@ -3,6 +3,8 @@ mapping table and through the AWS edge's translation of botocore's ClientError."
 
 from __future__ import annotations
 
+from typing import Any
+
 import botocore.exceptions
 import pytest
 
@@ -56,7 +58,7 @@ def test_the_mapping_table_is_exactly_this() -> None:
 def test_a_client_error_becomes_its_class_keeping_aws_message(
     code: str, kind: type[errors.AwsError]
 ) -> None:
-    answer = {"Error": {"Code": code, "Message": "The role with name R cannot be found."}}
+    answer: Any = {"Error": {"Code": code, "Message": "The role with name R cannot be found."}}
     with pytest.raises(errors.AwsError) as raised, translated("iam:AttachRolePolicy"):
         raise botocore.exceptions.ClientError(answer, "AttachRolePolicy")
 

@@ -32,7 +32,7 @@ def two_statements(first: dict[str, Any], second: dict[str, Any]) -> dict[str, A
 
 ALLOW_S3 = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": "*"}
 DENY_IAM = {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}
-GRANTS = {
+GRANTS: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {

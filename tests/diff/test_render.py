@@ -123,8 +123,8 @@ NO_CHANGES = "No changes. The organization matches the document."
 LINE = re.compile(r"^([+~-]) (account|unit|role|group|membership|tag) (\S+): (.+)$")
 
 
-def _concrete(cls: type[plan.Change]) -> set[type[plan.Change]]:
-    found = set()
+def _concrete(cls: type[object]) -> set[type[object]]:
+    found: set[type[object]] = set()
     for sub in cls.__subclasses__():
         found |= _concrete(sub)
         if not sub.__subclasses__():  # bases such as RoleChange are never planned themselves

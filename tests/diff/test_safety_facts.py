@@ -49,7 +49,7 @@ def test_removing_every_member_the_daemon_manages_is_refused() -> None:
 
 def test_exactly_half_passes_and_one_more_is_refused() -> None:
     live = live_groups(members("Team", "a1", "a2", "a3", "a4"))
-    half = [plan.RemoveMember("Team", "a1"), plan.RemoveMember("Team", "a2")]
+    half: list[plan.Change] = [plan.RemoveMember("Team", "a1"), plan.RemoveMember("Team", "a2")]
 
     assert len(guard(plan.Plan.of(half), safety.Facts(live=live)).changes) == 2
     with pytest.raises(SafetyError, match=r"removes 3 of the 4 memberships"):

@@ -60,8 +60,12 @@ def test_one_denied_account_never_stops_the_others(
                 PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess",
             )
             seen = _passes(daemon)
+
             # A pass that started after the drift, finished.
-            daemon.wait_for(lambda seen=seen: _passes(daemon) >= seen + 2, 60, "two more passes")
+            def two_more(seen: float = seen) -> bool:
+                return _passes(daemon) >= seen + 2
+
+            daemon.wait_for(two_more, 60, "two more passes")
 
             for name, account_id in ids.items():
                 drifted = fresh.tags(account_id).get("environment") == f"drift{round_}"

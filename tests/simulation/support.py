@@ -11,6 +11,9 @@ from botocore.config import Config
 
 from tests.simulation.strict import StrictSettings
 
+# A client for a service named at run time: the boto3 stubs type clients by literal names only.
+any_client: Any = boto3.client
+
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 
@@ -37,7 +40,7 @@ class Clients:
         self.sts = self.client("sts")
 
     def client(self, service: str, keys: dict[str, str] | None = None) -> Any:
-        return boto3.client(
+        return any_client(
             service, endpoint_url=self.url, region_name="us-east-1", config=NO_RETRIES, **keys or {}
         )
 

@@ -81,7 +81,7 @@ def documents(noisy: bool) -> st.SearchStrategy[dict[Any, Any]]:
     def many(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[list[Any]]:
         return st.lists(strategy, max_size=4)
 
-    account_id = pick(ACCOUNT_IDS)
+    account_id: st.SearchStrategy[object] = pick(ACCOUNT_IDS)
     if noisy:
         account_id |= st.integers(min_value=0, max_value=10**13)
     role = pick(ROLES)
