@@ -97,7 +97,7 @@ def _apply(args: argparse.Namespace) -> int:
         return 1
     for outcome in result.outcomes:
         if outcome.status != Status.APPLIED:
-            print(f"{outcome.status}: {outcome.change.line()}: {outcome.error}", file=sys.stderr)
+            print(f"{outcome.status}: {outcome.change.line()}: {outcome.reason}", file=sys.stderr)
     applied = sum(o.status == Status.APPLIED for o in result.outcomes)
     print(f"Applied {applied} of {len(result.plan.changes)} changes.")
     return 0 if result.converged else 1

@@ -302,7 +302,7 @@ def _log_result(result: reconcile.Result, mode: Mode) -> None:
             "%s %s",
             outcome.status,
             outcome.change.line(),
-            extra={"fields": {"error": outcome.error}} if outcome.error else None,
+            extra={"fields": {"error": outcome.reason}} if outcome.error else None,
         )
     for name, why in result.plan.unreachable.items():
         log.error("account %s unreachable: %s", name, why)

@@ -106,6 +106,13 @@ class Metrics:
             ["kind", "change", "result"],
             registry=r,
         )
+        self.change_failures = PromCounter(
+            "reconciler_change_failures",
+            "Changes failed or not attempted, by kind and the class of error (AccessError, "
+            "ConflictError, LimitExceededError, NotAttemptedError, ...).",
+            ["kind", "error_class"],
+            registry=r,
+        )
         self.reachable = Gauge(
             "reconciler_account_reachable",
             "1 when the bootstrap role of the account could be assumed in the last pass.",
@@ -169,6 +176,8 @@ class Metrics:
         for outcome in result.outcomes:
             change = outcome.change
             self.changes.labels(change.kind.value, change.action.value, outcome.status.value).inc()
+            if outcome.status is not Status.APPLIED and outcome.error is not None:
+                self.change_failures.labels(change.kind.value, outcome.error_class).inc()
 
     def _record_source(self, report: PassReport) -> None:
         """A failed fetch is counted and changes nothing else: the revision in force stays."""

@@ -40,7 +40,7 @@ class Result:
     plan: Plan
     live: state.OrgState
     outcomes: tuple[Outcome, ...] = ()
-    refused: str = ""
+    refused: SafetyError | None = None  # the rail that refused the plan as a whole
     durations: dict[Phase, float] = field(default_factory=dict)
 
     @property
@@ -89,7 +89,7 @@ def reconcile(
             document, proposed, live.management_account_id, live.caller_account_id, facts
         )
     except SafetyError as exc:
-        return Result(proposed, live, refused=str(exc), durations=clock.lap(Phase.PLAN))
+        return Result(proposed, live, refused=exc, durations=clock.lap(Phase.PLAN))
     clock.lap(Phase.PLAN)
     if not apply:
         return Result(guarded, live, durations=clock.laps)

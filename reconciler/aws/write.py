@@ -39,8 +39,10 @@ from reconciler.core.errors import (
     AlreadyExistsError,
     AwsError,
     AwsRequestError,
+    NotAttemptedError,
     NotFoundError,
     ReconcilerError,
+    UnexpectedError,
 )
 
 if TYPE_CHECKING:  # the stubs are a development dependency only
@@ -248,7 +250,7 @@ def _lanes(
 def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
     """One account's changes in order; after a creation or access failure the rest is skipped."""
     outcomes: list[plan.Outcome] = []
-    blocked = ""
+    blocked: NotAttemptedError | None = None
     for change in changes:
         if blocked:
             outcomes.append(plan.Outcome(change, plan.Status.SKIPPED, blocked))
@@ -256,7 +258,7 @@ def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
         outcome = _apply_one(change, context)
         outcomes.append(outcome)
         if outcome.blocks_account:
-            blocked = f"not attempted: {outcome.error}"
+            blocked = NotAttemptedError(f"not attempted: {outcome.reason}")
     if isinstance(changes[0], plan.CreateAccount):
         with context.lock:  # its grants no longer wait on it, whatever became of it
             context.creating.discard(changes[0].name)
@@ -293,23 +295,25 @@ class _WaitingForAccountsError(ReconcilerError):
 
 def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
     if context.stop.is_set():
-        return plan.Outcome(change, plan.Status.SKIPPED, "not attempted: shutting down")
+        stopping = NotAttemptedError("not attempted: shutting down")
+        return plan.Outcome(change, plan.Status.SKIPPED, stopping)
     try:
         _apply(change, context)
     except _NotNowError as exc:
-        return plan.Outcome(change, plan.Status.SKIPPED, str(exc), blocks_account=True)
+        return plan.Outcome(change, plan.Status.SKIPPED, exc, blocks_account=True)
     except _NotReadyError as exc:
-        return plan.Outcome(change, plan.Status.APPLIED, str(exc), blocks_account=True)
+        return plan.Outcome(change, plan.Status.APPLIED, exc, blocks_account=True)
     except _WaitingForAccountsError as exc:
-        return plan.Outcome(change, plan.Status.SKIPPED, str(exc), deferred=True)
+        return plan.Outcome(change, plan.Status.SKIPPED, exc, deferred=True)
     except AccessError as exc:
-        return plan.Outcome(change, plan.Status.FAILED, f"access: {exc}", blocks_account=True)
+        return plan.Outcome(change, plan.Status.FAILED, exc, blocks_account=True)
     except ReconcilerError as exc:
         creation = isinstance(change, plan.CreateAccount)
-        return plan.Outcome(change, plan.Status.FAILED, str(exc), blocks_account=creation)
+        return plan.Outcome(change, plan.Status.FAILED, exc, blocks_account=creation)
     except Exception as exc:  # an answer we did not expect: fail this one
         log.exception("applying %s failed unexpectedly", change.line())
-        return plan.Outcome(change, plan.Status.FAILED, f"unexpected {type(exc).__name__}: {exc}")
+        unexpected = UnexpectedError(f"unexpected {type(exc).__name__}: {exc}")
+        return plan.Outcome(change, plan.Status.FAILED, unexpected)
     return plan.Outcome(change, plan.Status.APPLIED)
 
 

@@ -92,6 +92,15 @@ class SafetyError(ReconcilerError):
     """A safety rail refused the plan as a whole; no change was made."""
 
 
+class NotAttemptedError(ReconcilerError):
+    """A change left alone: the process was stopping, or an earlier change in its account
+    failed in a way that blocks the rest of that account's changes in this pass."""
+
+
+class UnexpectedError(ReconcilerError):
+    """An answer or a failure nothing here anticipated; logged with its traceback."""
+
+
 class AwsError(ReconcilerError):
     """An AWS call failed. `operation` names it; `code` is AWS's error code when there is one."""
 

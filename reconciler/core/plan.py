@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from reconciler.core import policies, state
+from reconciler.core.errors import ReconcilerError
 
 
 class Action(enum.StrEnum):
@@ -650,9 +651,19 @@ class Outcome:
 
     change: Change
     status: Status
-    error: str = ""
+    error: ReconcilerError | None = None
     blocks_account: bool = False
     deferred: bool = False  # not final: it waits on accounts this pass is still creating
+
+    @property
+    def reason(self) -> str:
+        """The error in words, "" when there is none."""
+        return "" if self.error is None else str(self.error)
+
+    @property
+    def error_class(self) -> str:
+        """The error's class name, a bounded label for metrics ("" when there is none)."""
+        return "" if self.error is None else type(self.error).__name__
 
 
 def _identity(change: Change) -> str:

@@ -176,7 +176,7 @@ def run_pass(
 
 def failures(result: reconcile.Result) -> list[str]:
     """What kept a pass from converging, for an assertion's message."""
-    return [f"{o.change.line()}: {o.error}" for o in result.failed] + [
+    return [f"{o.change.line()}: {o.reason}" for o in result.failed] + [
         f"{name}: {why}" for name, why in result.plan.unreachable.items()
     ]
 

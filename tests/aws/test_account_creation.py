@@ -50,7 +50,7 @@ def test_a_failed_creation_is_reported_and_not_sent_again(
 
     creation = _creation(first, "acme-prod")
     assert creation.status == plan.Status.FAILED
-    assert f"creation failed: {reason}: {EXPLAINED[reason]}" in creation.error
+    assert f"creation failed: {reason}: {EXPLAINED[reason]}" in creation.reason
     [(key, _)] = _records(aws).items()
     assert key.startswith("reconciler:creation:car-")  # the others' records went with success
     # The others converged: only acme-prod's work is left.
@@ -68,7 +68,7 @@ def test_a_failure_that_may_pass_is_requested_again_next_pass(
 ) -> None:
     strict.settings.fail_creations = {ACME_PROD: reason}
     first = run_pass(aws.url, apply=True)
-    assert f"creation failed: {reason}: {PASSING[reason]}" in _creation(first, "acme-prod").error
+    assert f"creation failed: {reason}: {PASSING[reason]}" in _creation(first, "acme-prod").reason
     strict.settings.fail_creations = {}
     sent = strict.calls[CREATE]
 
@@ -107,7 +107,7 @@ def test_requests_of_other_tools_count_toward_the_five_in_flight(
     for name in CREATED_NAMES:
         creation = _creation(result, name)
         assert creation.status == plan.Status.SKIPPED
-        assert "5 account creations are already in progress" in creation.error
+        assert "5 account creations are already in progress" in creation.reason
     assert strict.injected["too_many_creations"] == 0
 
 
@@ -133,7 +133,7 @@ def test_an_account_not_yet_assumable_is_created_not_failed(aws: Aws, strict: St
     for name in CREATED_NAMES:
         creation = _creation(first, name)
         assert creation.status == plan.Status.APPLIED
-        assert "its bootstrap role is not assumable yet" in creation.error
+        assert "its bootstrap role is not assumable yet" in creation.reason
         later = [o for o in first.outcomes if o.change.account == name and o is not creation]
         assert later and all(o.status == plan.Status.SKIPPED for o in later)
     assert len(aws.accounts()) == 1 + len(CREATED_NAMES)

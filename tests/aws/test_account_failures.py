@@ -98,10 +98,10 @@ def test_failed_creation_names_the_account_and_reason_and_holds_nothing_else(aws
     failed = [o for o in result.outcomes if o.status == plan.Status.FAILED]
     creation, *grants = failed  # the account, then the groups whose grants need its id
     assert isinstance(creation.change, plan.CreateAccount)
-    assert "acme-prod" in creation.error and "EMAIL_ALREADY_EXISTS" in creation.error
-    assert "already used by another AWS account" in creation.error
+    assert "acme-prod" in creation.reason and "EMAIL_ALREADY_EXISTS" in creation.reason
+    assert "already used by another AWS account" in creation.reason
     assert {o.change.target for o in grants} == {"Administrators", "AcmeDevelopers", "Auditors"}
-    assert all("grants on acme-prod not written" in o.error for o in grants)
+    assert all("grants on acme-prod not written" in o.reason for o in grants)
     skipped = [o for o in result.outcomes if o.status == plan.Status.SKIPPED]
     assert {o.change.account for o in skipped} == {"acme-prod"}  # only its roles wait
     # Everything else converged: a pass without the fault finds only acme-prod's work left.

@@ -42,7 +42,7 @@ def test_lag_that_outlives_the_wait_is_reported_with_aws_message(
     for outcome in roles:
         assert outcome.status == plan.Status.FAILED
         role = outcome.change.target.split("/")[1]
-        assert f"NoSuchEntity: The role with name {role} cannot be found." in outcome.error
+        assert f"NoSuchEntity: The role with name {role} cannot be found." in outcome.reason
     # The next pass, IAM caught up, finishes the roles without creating anything twice.
     strict.settings = calm()
     strict.catch_up()

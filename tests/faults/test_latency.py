@@ -24,7 +24,7 @@ def test_slow_calls_are_waited_for_and_never_resent(faulty: Endpoint, fresh: Aws
     seconds = time.monotonic() - started
     checked = run_pass(faulty.url, apply=False)
 
-    assert applied.converged, [o.error for o in applied.failed]
+    assert applied.converged, [o.reason for o in applied.failed]
     assert checked.plan.empty and checked.converged
     # Every slow call was answered once: a timeout would have shown as a second attempt.
     creates = [c for c in applied.plan.changes if isinstance(c, plan.CreateRole)]

@@ -25,7 +25,7 @@ def test_apply_from_empty_converges_under_throttling(faulty: Endpoint, fresh: Aw
     injected = Counter(faulty.injector.injected)
     calls = faulty.total()
     faulty.clear()
-    assert applied.converged, [o.error for o in applied.failed] or applied.plan.unreachable
+    assert applied.converged, [o.reason for o in applied.failed] or applied.plan.unreachable
     # The faults really bit, in every service.
     print(f"{sum(injected.values())} of {calls} calls throttled: {dict(injected)}")
     services = Counter(name.split(":")[0] for name in injected.elements())
