@@ -443,13 +443,12 @@ class CreateGroup(Change):
 
 
 @dataclass(frozen=True)
-class PutGroupGrants(Change):
+class GroupChange(Change):
+    """A change to one IAM group of the source account: its policies, or the group itself."""
+
     group: str
-    before: str | None
-    after: str | None
     kind = Kind.GROUP
     stage = Stage.GROUPS
-    rank = 2
 
     @property
     def target(self) -> str:
@@ -458,6 +457,13 @@ class PutGroupGrants(Change):
     @property
     def group_name(self) -> str:
         return self.group
+
+
+@dataclass(frozen=True)
+class PutGroupGrants(GroupChange):
+    before: str | None
+    after: str | None
+    rank = 2
 
     def detail(self) -> str:
         old, new = grants_of(self.before), grants_of(self.after)
@@ -472,23 +478,12 @@ class PutGroupGrants(Change):
 
 
 @dataclass(frozen=True)
-class DeleteGroupInlinePolicy(Change):
+class DeleteGroupInlinePolicy(GroupChange):
     """An inline policy of a declared group that the document does not declare."""
 
-    group: str
     policy_name: str
     document: str
-    kind = Kind.GROUP
-    stage = Stage.GROUPS
     rank = 1
-
-    @property
-    def target(self) -> str:
-        return self.group
-
-    @property
-    def group_name(self) -> str:
-        return self.group
 
     def detail(self) -> str:
         return f"delete inline policy {self.policy_name} (not declared)"
@@ -498,22 +493,11 @@ class DeleteGroupInlinePolicy(Change):
 
 
 @dataclass(frozen=True)
-class DetachGroupPolicy(Change):
+class DetachGroupPolicy(GroupChange):
     """A managed policy attached to a declared group that the document does not declare."""
 
-    group: str
     policy_arn: str
-    kind = Kind.GROUP
-    stage = Stage.GROUPS
     rank = 1
-
-    @property
-    def target(self) -> str:
-        return self.group
-
-    @property
-    def group_name(self) -> str:
-        return self.group
 
     def detail(self) -> str:
         return f"detach {self.policy_arn} (not declared)"
@@ -523,10 +507,9 @@ class DetachGroupPolicy(Change):
 
 
 @dataclass(frozen=True)
-class MembershipChange(Change):
+class MembershipChange(GroupChange):
     """One user's membership of one group in the source account."""
 
-    group: str
     user: str
     kind = Kind.MEMBERSHIP
     stage = Stage.MEMBERSHIPS
@@ -534,10 +517,6 @@ class MembershipChange(Change):
     @property
     def target(self) -> str:
         return f"{self.group}/{self.user}"
-
-    @property
-    def group_name(self) -> str:
-        return self.group
 
 
 @dataclass(frozen=True)
@@ -569,23 +548,13 @@ class RemoveMember(MembershipChange):
 
 
 @dataclass(frozen=True)
-class DeleteGroup(Change):
+class DeleteGroup(GroupChange):
     """An undeclared group of ours, deleted under prune with what it still holds (the
     revocation changes planned alongside remove its members and policies first)."""
 
-    group: str
     owner: str = state.DEFAULT_INSTANCE
     action = Action.DELETE
-    kind = Kind.GROUP
     stage = Stage.PRUNE
-
-    @property
-    def target(self) -> str:
-        return self.group
-
-    @property
-    def group_name(self) -> str:
-        return self.group
 
     def detail(self) -> str:
         path = state.group_path(self.owner)
