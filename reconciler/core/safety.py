@@ -14,15 +14,14 @@ declared twice, and a mass removal the operator did not allow.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
 
 from reconciler.core import plan, policies, spec, state
 from reconciler.core.errors import SafetyError
 
-_V = TypeVar("_V")
 _NOTHING = state.OrgState(units={}, accounts=(), groups={})
 
 
@@ -36,6 +35,25 @@ class Facts:
     declared: state.OrgState = _NOTHING
     instance: str = state.DEFAULT_INSTANCE
     allow_mass_removal: bool = False
+
+    @functools.cached_property
+    def live_roles(self) -> dict[tuple[str, str], state.Role]:
+        """Live roles by (account id, name in lower case: IAM names ignore case), indexed
+        once per pass rather than once per change."""
+        return {
+            (account.id, name.lower()): role
+            for account in self.live.accounts
+            if account.id is not None
+            for name, role in (account.roles or {}).items()
+        }
+
+    @functools.cached_property
+    def live_groups(self) -> dict[str, state.Group]:
+        """Live groups by name in lower case."""
+        return {name.lower(): group for name, group in self.live.groups.items()}
+
+    def live_role(self, account_id: str | None, name: str) -> state.Role | None:
+        return self.live_roles.get((account_id or "", name.lower()))
 
 
 def guard(
@@ -57,7 +75,7 @@ def guard(
     _check_bootstrap_role(document, proposed)
     _check_trust(proposed)
     guarded = _withhold_protected(document, proposed, facts.declared)
-    guarded = _withhold(guarded, lambda change: _reserved(change, facts.live))
+    guarded = _withhold(guarded, lambda change: _reserved(change, facts))
     guarded = _withhold(guarded, lambda change: _not_adopted(change, document, facts))
     if not facts.allow_mass_removal:
         _check_mass_removal(guarded, facts)
@@ -169,15 +187,16 @@ def _withhold(proposed: plan.Plan, reason: Callable[[plan.Change], str]) -> plan
     return replace(proposed, changes=tuple(keep), withheld=tuple(withheld))
 
 
-def _reserved(change: plan.Change, live: state.OrgState) -> str:
+def _reserved(change: plan.Change, facts: Facts) -> str:
     """Why a role is never changed, whatever the document says, or ""."""
     if not isinstance(change, plan.RoleChange):
         return ""
+    live = facts.live
     if change.account_id == live.caller_account_id and (
         change.role.lower() == live.caller_role.lower()
     ):
         return f"role {change.role} holds the daemon's own credentials: never changed"
-    role = _live_role(live, change.account_id, change.role)
+    role = facts.live_role(change.account_id, change.role)
     if role is not None and role.path.startswith(state.SERVICE_ROLE_PATH):
         return f"role {change.role} is a service-linked role, AWS's own: never changed"
     if spec.is_aws_service_role(change.role):
@@ -189,7 +208,7 @@ def _not_adopted(change: plan.Change, document: spec.Spec, facts: Facts) -> str:
     """Why a change would take over a live resource made outside the daemon, or "": that
     needs `adopt` in the document."""
     if isinstance(change, plan.RoleChange) and not isinstance(change, plan.CreateRole):
-        role = _live_role(facts.live, change.account_id, change.role)
+        role = facts.live_role(change.account_id, change.role)
         if role is not None and not role.managed and not _adopts_role(document, change):
             return (
                 f"role {role.name} exists in {change.account} without the {state.MARKER_KEY} "
@@ -198,7 +217,7 @@ def _not_adopted(change: plan.Change, document: spec.Spec, facts: Facts) -> str:
             )
     group_name = change.group_name
     if group_name is not None:
-        group = _by_lower(facts.live.groups).get(group_name.lower())
+        group = facts.live_groups.get(group_name.lower())
         ours = state.group_path(facts.instance)
         if group is not None and group.path != ours and not _adopts_group(document, group_name):
             return (
@@ -219,17 +238,6 @@ def _adopts_role(document: spec.Spec, change: plan.RoleChange) -> bool:
 
 def _adopts_group(document: spec.Spec, name: str) -> bool:
     return any(g.adopt for g in document.groups if g.name.lower() == name.lower())
-
-
-def _live_role(live: state.OrgState, account_id: str | None, name: str) -> state.Role | None:
-    account = live.account_by_id().get(account_id or "")
-    if account is None or account.roles is None:
-        return None
-    return _by_lower(account.roles).get(name.lower())
-
-
-def _by_lower(items: Mapping[str, _V]) -> dict[str, _V]:
-    return {key.lower(): value for key, value in items.items()}
 
 
 def _check_mass_removal(proposed: plan.Plan, facts: Facts) -> None:
