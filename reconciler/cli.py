@@ -18,7 +18,7 @@ from typing import Any
 
 from reconciler import __version__, daemon, logs, reconcile, source
 from reconciler.aws import read
-from reconciler.core import access, policies, render, spec, state
+from reconciler.core import policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
 from reconciler.core.plan import Status
 
@@ -165,9 +165,9 @@ def _source(args: argparse.Namespace) -> source.Source:
     )
 
 
-def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[access.Way]]:
+def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[ways.Way]]:
     document = source.read_document(args.desired)
-    return document, access.ways_in(document, ids=_created_ids(document, args), user=args.user)
+    return document, ways.ways_in(document, ids=_created_ids(document, args), user=args.user)
 
 
 def _created_ids(document: spec.Spec, args: argparse.Namespace) -> dict[str, str]:
@@ -191,13 +191,13 @@ def _partition(args: argparse.Namespace) -> str:
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    document, ways = _ways(args)
+    document, found = _ways(args)
     partition = _partition(args)
     mfa_serial = args.mfa_serial or _default_mfa_serial(
         document.source_account_id, args.user, partition
     )
-    rendered = access.render_profiles(
-        ways, source_profile=args.source_profile, mfa_serial=mfa_serial, partition=partition
+    rendered = ways.render_profiles(
+        found, source_profile=args.source_profile, mfa_serial=mfa_serial, partition=partition
     )
     print(rendered, end="")
     return 0
@@ -214,8 +214,8 @@ def _default_mfa_serial(source_account_id: str, user: str | None, partition: str
 
 
 def _links(args: argparse.Namespace) -> int:
-    ways = _ways(args)[1]
-    print(access.render_links(ways, _partition(args)), end="")
+    found = _ways(args)[1]
+    print(ways.render_links(found, _partition(args)), end="")
     return 0
 
 

@@ -572,14 +572,63 @@ class Withheld:
     reason: str
 
 
+class AccessAction(enum.StrEnum):
+    GRANT = "grant"
+    REVOKE = "revoke"
+
+
+@dataclass(frozen=True, order=True)
+class AccessChange:
+    """One (user, account, role) pair the plan grants or revokes: its access effect.
+
+    `group` is the group the access comes through (after the plan for a grant, before it for
+    a revocation); `mfa` whether assuming the role asks for MFA.
+    """
+
+    account: str
+    role: str
+    user: str
+    change: AccessAction
+    group: str
+    account_id: str | None
+    mfa: bool
+
+    def line(self) -> str:
+        symbol = "+" if self.change == AccessAction.GRANT else "-"
+        mfa = " (MFA)" if self.mfa else ""
+        return f"{symbol} {self.user} -> {self.account} as {self.role}{mfa}"
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """Something live that the document does not declare and apply will not change, which a
+    reviewer must see. Kind "access": `users` can assume the managed role `resource` in
+    `account` through a group or user policy the document does not declare (`detail` says
+    which)."""
+
+    kind: str
+    account: str
+    resource: str
+    detail: str
+    users: tuple[str, ...] = ()
+
+    def line(self) -> str:
+        return f"! {self.kind} {self.account}/{self.resource}: {self.detail}"
+
+
 @dataclass(frozen=True)
 class Plan:
-    """The changes to make, sorted in apply order, and what the diff noticed but will not touch."""
+    """The changes to make, sorted in apply order, and what the diff noticed but will not touch.
+
+    `access` is the plan's access effect and `findings` the live access it leaves undeclared
+    (see `access.review`)."""
 
     changes: tuple[Change, ...] = ()
     withheld: tuple[Withheld, ...] = ()
     unmanaged: Mapping[Kind, tuple[str, ...]] = field(default_factory=dict)
     unreachable: Mapping[str, str] = field(default_factory=dict)
+    access: tuple[AccessChange, ...] = ()
+    findings: tuple[Finding, ...] = ()
 
     @classmethod
     def of(cls, changes: list[Change], **rest: object) -> Plan:
