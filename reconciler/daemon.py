@@ -34,7 +34,7 @@ from reconciler.aws.sessions import Sessions
 from reconciler.core import load, spec, state
 from reconciler.core.errors import ReconcilerError, SourceError, SpecError
 from reconciler.core.plan import Status
-from reconciler.metrics import Metrics, PassReport, SourceStatus, api_call_counter
+from reconciler.metrics import Metrics, PassReport, SourceStatus, api_call_counter, placed_roles
 from reconciler.reconcile import Mode
 from reconciler.source import Revision, Source
 
@@ -140,6 +140,7 @@ class Daemon:
         logs.REVISION.set(revision.id)
         report.in_force = revision.id
         report.accounts = tuple(a.name for a in document.accounts)
+        report.roles = placed_roles(document)
         # Read, plan and (in apply mode) apply.
         try:
             report.result = reconcile.reconcile(

@@ -3,7 +3,7 @@
 
 Metrics are derived from values (a pass's `PassReport`, each AWS call's botocore event), never
 from log lines. Labels are bounded: kind, change, result, phase, service, operation, outcome,
-and the document's account names.
+the document's account names and the role names it places in them.
 """
 
 from __future__ import annotations
@@ -18,10 +18,14 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
 from prometheus_client import Counter as PromCounter
 
 from reconciler import __version__
-from reconciler.core.plan import Action, Kind, Status
+from reconciler.core.plan import Action, Kind, Plan, Status
+from reconciler.core.spec import Spec
 from reconciler.reconcile import Mode, Phase, Result
 
 RESULTS = ("success", "error")
+
+# The `Finding.kind` of live access the document does not declare.
+ACCESS_FINDING = "access"
 
 
 class SourceStatus(enum.StrEnum):
@@ -46,6 +50,7 @@ class PassReport:
     problems: list[str] = field(default_factory=list)  # why it is not applied, or not fetched
     in_force: str | None = None  # the revision reconciled
     accounts: tuple[str, ...] = ()  # the names the document in force declares
+    roles: tuple[tuple[str, str], ...] = ()  # the (account, role) pairs it places
     result: Result | None = None
     error: Exception | None = None
     source_seconds: float = 0.0
@@ -58,6 +63,15 @@ class PassReport:
         durations = {Phase.SOURCE: self.source_seconds, **self.result.durations}
         durations[Phase.TOTAL] = sum(durations.values())
         return durations
+
+
+def placed_roles(document: Spec) -> tuple[tuple[str, str], ...]:
+    """Every (account, role) pair the document places: each account with each of its roles."""
+    return tuple(
+        (account.name, role)
+        for account in document.accounts
+        for role in document.role_names(account)
+    )
 
 
 class Metrics:
@@ -83,6 +97,13 @@ class Metrics:
             "Live resources under reconciler's marker, or accounts, that the document does not "
             "declare and prune did not remove.",
             ["kind"],
+            registry=r,
+        )
+        self.unmanaged_access = Gauge(
+            "reconciler_unmanaged_access",
+            "Users who can assume a managed role through a group or user policy the document "
+            "does not declare, by account and role.",
+            ["account", "role"],
             registry=r,
         )
         self.passes = PromCounter(
@@ -160,6 +181,7 @@ class Metrics:
         self._forget_accounts(report.accounts)
         self._record_drift(report.result, report.accounts)
         self._record_result(report.result, report.accounts)
+        self._record_access(report.result.plan, report.roles)
         for phase, seconds in report.durations.items():
             self.duration.labels(phase.value).observe(seconds)
         ok = not report.result.refused and not report.result.failed
@@ -178,6 +200,24 @@ class Metrics:
             self.changes.labels(change.kind.value, change.action.value, outcome.status.value).inc()
             if outcome.status is not Status.APPLIED and outcome.error is not None:
                 self.change_failures.labels(change.kind.value, outcome.error_class).inc()
+
+    def _record_access(self, plan: Plan, placed: tuple[tuple[str, str], ...]) -> None:
+        """Per (account, role), the distinct users of the access findings: a user who reaches
+        the role through two undeclared policies counts once. Every pair the document places
+        has a series, at zero without findings; the series of pairs it no longer places go.
+
+        Findings come from the live state read at the start of the pass: in apply mode they
+        describe the organization as the pass found it, before its changes, and the next pass
+        shows what remains."""
+        users: dict[tuple[str, str], set[str]] = {pair: set() for pair in placed}
+        for finding in plan.findings:
+            if finding.kind == ACCESS_FINDING:
+                users.setdefault((finding.account, finding.resource), set()).update(finding.users)
+        for labels in list(self.unmanaged_access._metrics):
+            if labels not in users:
+                self.unmanaged_access.remove(*labels)
+        for (account, role), names in users.items():
+            self.unmanaged_access.labels(account, role).set(len(names))
 
     def _record_source(self, report: PassReport) -> None:
         """A failed fetch is counted and changes nothing else: the revision in force stays."""

@@ -1,0 +1,189 @@
+"""`reconciler_unmanaged_access{account, role}`: per role the document places in an account, the
+distinct users who can assume it through a group or user policy the document does not declare.
+
+Each test records plain `PassReport` values (a `Plan` carrying `Finding`s) and reads the
+exposition Prometheus scrapes."""
+
+from __future__ import annotations
+
+from prometheus_client import generate_latest
+
+from reconciler.core import load, spec, state
+from reconciler.core.plan import Finding, Plan
+from reconciler.metrics import Metrics, PassReport, SourceStatus, placed_roles
+from reconciler.reconcile import Mode, Result
+
+DOCUMENT = """
+organization:
+  management_account_id: "111111111111"
+access:
+  roles:
+    - name: AccountAccessRole
+      policies: [arn:aws:iam::aws:policy/AdministratorAccess]
+    - name: ReadOnlyAccessRole
+      policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]
+accounts:
+  - name: acme-dev
+    email: aws+acme-dev@example.com
+    roles: [AccountAccessRole, ReadOnlyAccessRole]
+  - name: shared
+    id: "222222222222"
+    email: aws+shared@example.com
+    roles: [ReadOnlyAccessRole]
+"""
+
+# The same organization once the account acme-dev is no longer declared.
+WITHOUT_ACME_DEV = DOCUMENT.replace(
+    """  - name: acme-dev
+    email: aws+acme-dev@example.com
+    roles: [AccountAccessRole, ReadOnlyAccessRole]
+""",
+    "",
+)
+
+
+def _document(text: str = DOCUMENT) -> spec.Spec:
+    return load.parse_spec(text, "accounts.yaml")
+
+
+def _access(account: str, role: str, detail: str, *users: str) -> Finding:
+    return Finding("access", account, role, detail, users)
+
+
+def _report(document: spec.Spec, *findings: Finding) -> PassReport:
+    live = state.OrgState(units={}, accounts=(), groups={})
+    return PassReport(
+        Mode.PLAN,
+        source=SourceStatus.VALID,
+        revision="r1",
+        in_force="r1",
+        accounts=tuple(account.name for account in document.accounts),
+        roles=placed_roles(document),
+        result=Result(plan=Plan(findings=findings), live=live),
+    )
+
+
+def _scraped(metrics: Metrics) -> list[str]:
+    """The exposition lines of the metric, as Prometheus scrapes them, sorted."""
+    text = generate_latest(metrics.registry).decode()
+    return sorted(
+        line for line in text.splitlines() if line.startswith("reconciler_unmanaged_access{")
+    )
+
+
+def test_the_document_places_each_account_s_own_roles() -> None:
+    assert placed_roles(_document()) == (
+        ("acme-dev", "AccountAccessRole"),
+        ("acme-dev", "ReadOnlyAccessRole"),
+        ("shared", "ReadOnlyAccessRole"),
+    )
+
+
+def test_a_user_reaching_a_role_through_two_policies_counts_once() -> None:
+    metrics = Metrics()
+    metrics.record(
+        _report(
+            _document(),
+            _access(
+                "acme-dev",
+                "AccountAccessRole",
+                "group Contractors, policy AssumeDev",
+                "bob",
+                "carol",
+            ),
+            _access("acme-dev", "AccountAccessRole", "user policy of bob, AssumeDev", "bob"),
+        )
+    )
+
+    assert _scraped(metrics) == [
+        'reconciler_unmanaged_access{account="acme-dev",role="AccountAccessRole"} 2.0',
+        'reconciler_unmanaged_access{account="acme-dev",role="ReadOnlyAccessRole"} 0.0',
+        'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 0.0',
+    ]
+
+
+def test_every_placed_role_is_zero_without_findings() -> None:
+    metrics = Metrics()
+    metrics.record(_report(_document()))
+
+    assert _scraped(metrics) == [
+        'reconciler_unmanaged_access{account="acme-dev",role="AccountAccessRole"} 0.0',
+        'reconciler_unmanaged_access{account="acme-dev",role="ReadOnlyAccessRole"} 0.0',
+        'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 0.0',
+    ]
+    assert (
+        metrics.registry.get_sample_value(
+            "reconciler_unmanaged_access", {"account": "shared", "role": "ReadOnlyAccessRole"}
+        )
+        == 0
+    )
+
+
+def test_findings_of_other_kinds_are_not_counted() -> None:
+    metrics = Metrics()
+    metrics.record(
+        _report(
+            _document(), Finding("other", "shared", "ReadOnlyAccessRole", "not access", ("bob",))
+        )
+    )
+
+    assert 'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 0.0' in (
+        _scraped(metrics)
+    )
+
+
+def test_the_series_of_an_account_the_document_drops_are_removed() -> None:
+    metrics = Metrics()
+    metrics.record(
+        _report(_document(), _access("acme-dev", "AccountAccessRole", "group Contractors", "bob"))
+    )
+    metrics.record(
+        _report(
+            _document(WITHOUT_ACME_DEV),
+            _access("shared", "ReadOnlyAccessRole", "group Auditors", "dan", "erin", "frank"),
+        )
+    )
+
+    assert _scraped(metrics) == [
+        'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 3.0',
+    ]
+
+
+def test_a_finding_that_goes_away_returns_its_role_to_zero() -> None:
+    metrics = Metrics()
+    metrics.record(
+        _report(_document(), _access("shared", "ReadOnlyAccessRole", "group Auditors", "dan"))
+    )
+    metrics.record(_report(_document()))
+
+    assert 'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 0.0' in (
+        _scraped(metrics)
+    )
+
+
+def test_a_failed_pass_keeps_the_values_of_the_last_one() -> None:
+    metrics = Metrics()
+    document = _document()
+    metrics.record(
+        _report(document, _access("acme-dev", "ReadOnlyAccessRole", "group Contractors", "bob"))
+    )
+    before = _scraped(metrics)
+
+    # No result: the read failed. The document's placement alone changes nothing.
+    metrics.record(
+        PassReport(
+            Mode.PLAN,
+            source=SourceStatus.VALID,
+            accounts=("shared",),
+            roles=(("shared", "ReadOnlyAccessRole"),),
+            error=RuntimeError("the organization could not be read"),
+        )
+    )
+
+    assert _scraped(metrics) == before
+    assert before == [
+        'reconciler_unmanaged_access{account="acme-dev",role="AccountAccessRole"} 0.0',
+        'reconciler_unmanaged_access{account="acme-dev",role="ReadOnlyAccessRole"} 1.0',
+        'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 0.0',
+    ]
+    assert metrics.registry.get_sample_value("reconciler_reconcile_total", {"result": "error"}) == 1
