@@ -25,7 +25,11 @@ from reconciler.core.errors import AccessError, AwsError
 
 if TYPE_CHECKING:  # the stubs are a development dependency only
     from mypy_boto3_iam.client import IAMClient
-    from mypy_boto3_iam.type_defs import GroupDetailTypeDef
+    from mypy_boto3_iam.type_defs import (
+        GroupDetailTypeDef,
+        ManagedPolicyDetailTypeDef,
+        UserDetailTypeDef,
+    )
     from mypy_boto3_organizations.client import OrganizationsClient
     from mypy_boto3_organizations.type_defs import (
         AccountTypeDef,
@@ -70,21 +74,23 @@ def read_live(
         document, sessions, org.accounts, matched, concurrency, instance
     )
     try:
-        groups, users = read_source(sessions, document.source_account_id)
+        source = read_source(sessions, document.source_account_id)
         source_unreachable = ""
     except AwsError as exc:  # one account like any other: reported, the rest goes on
-        groups, users = {}, frozenset()
+        source = SourceAccount({}, frozenset(), {}, {})
         source_unreachable = f"{document.source_account_id}: {exc}"
     return state.OrgState(
         units=org.units,
         accounts=tuple(accounts),
-        groups=groups,
+        groups=source.groups,
         root_id=org.root_id,
         management_account_id=org.management_account_id,
         caller_account_id=org.caller_account_id,
         caller_role=state.role_of(sessions.identity().arn),
         unreachable=unreachable,
-        users=users,
+        users=source.users,
+        user_policies=source.user_policies,
+        managed_policies=source.managed_policies,
         source_unreachable=source_unreachable,
         partition=sessions.identity().partition,
         failed_creations=org.failed,
@@ -359,26 +365,84 @@ def read_roles(
     return roles
 
 
-def read_source(
-    sessions: Sessions, source_account_id: str
-) -> tuple[dict[str, state.Group], frozenset[str]]:
-    """Groups (with our grant policy and members) and users of the source account, in one
-    paginated GetAccountAuthorizationDetails call."""
+@dataclass(frozen=True)
+class SourceAccount:
+    """What the source account holds that decides who may assume which role."""
+
+    groups: dict[str, state.Group]
+    users: frozenset[str]
+    user_policies: dict[str, state.UserPolicies]
+    managed_policies: dict[str, str]
+
+
+def read_source(sessions: Sessions, source_account_id: str) -> SourceAccount:
+    """Groups (whole, with members), users with their own policies, and the documents of the
+    managed policies attached to either: one paginated GetAccountAuthorizationDetails, plus a
+    GetPolicy per AWS managed policy in use (and GetPolicyVersion for a version not seen)."""
     iam = sessions.iam(source_account_id)
     members: dict[str, set[str]] = {}
-    users: set[str] = set()
+    user_policies: dict[str, state.UserPolicies] = {}
     raw_groups: list[GroupDetailTypeDef] = []
+    documents: dict[str, str] = {}
     pages = iam_pages(
-        iam, lambda c, more: c.get_account_authorization_details(Filter=["User", "Group"], **more)
+        iam,
+        lambda c, more: c.get_account_authorization_details(
+            Filter=["User", "Group", "LocalManagedPolicy"], **more
+        ),
     )
     for page in pages:
         for user in page.get("UserDetailList", []):
-            users.add(user["UserName"])
+            user_policies[user["UserName"]] = _user_policies(user)
             for group in user.get("GroupList", []):
                 members.setdefault(group, set()).add(user["UserName"])
         raw_groups += page.get("GroupDetailList", [])
+        documents.update(_local_policy_documents(page.get("Policies", [])))
     groups = {raw["GroupName"]: _group(raw, members) for raw in raw_groups}
-    return groups, frozenset(users)
+    attached = {arn for g in groups.values() for arn in g.attached}
+    attached |= {arn for u in user_policies.values() for arn in u.attached}
+    for arn in sorted(attached - set(documents)):
+        document = _aws_managed_policy(iam, arn)
+        if document is not None:
+            documents[arn] = document
+    return SourceAccount(groups, frozenset(user_policies), user_policies, documents)
+
+
+def _user_policies(raw: UserDetailTypeDef) -> state.UserPolicies:
+    return state.UserPolicies(
+        inline={
+            p["PolicyName"]: _document(p["PolicyDocument"]) for p in raw.get("UserPolicyList", [])
+        },
+        attached=frozenset(p["PolicyArn"] for p in raw.get("AttachedManagedPolicies", [])),
+    )
+
+
+def _local_policy_documents(raw: Iterable[ManagedPolicyDetailTypeDef]) -> dict[str, str]:
+    """ARN -> the default version's document of each customer managed policy."""
+    documents = {}
+    for policy in raw:
+        for version in policy.get("PolicyVersionList", []):
+            if version.get("IsDefaultVersion") and "Document" in version:
+                documents[policy["Arn"]] = _document(version["Document"])
+    return documents
+
+
+# AWS managed policies change only by new versions: (ARN, version id) -> document.
+_AWS_MANAGED_VERSIONS: dict[tuple[str, str], str] = {}
+
+
+def _aws_managed_policy(iam: AccountClient[IAMClient], arn: str) -> str | None:
+    """The default version's document of an AWS managed policy; None when it cannot be read
+    (access denied, say), which leaves the access it grants out of the findings, logged."""
+    try:
+        version = iam(lambda c: c.get_policy(PolicyArn=arn))["Policy"]["DefaultVersionId"]
+        key = (arn, version)
+        if key not in _AWS_MANAGED_VERSIONS:
+            answer = iam(lambda c: c.get_policy_version(PolicyArn=arn, VersionId=version))
+            _AWS_MANAGED_VERSIONS[key] = _document(answer["PolicyVersion"]["Document"])
+        return _AWS_MANAGED_VERSIONS[key]
+    except AwsError as exc:
+        log.warning("could not read managed policy %s, left out of access findings: %s", arn, exc)
+        return None
 
 
 def _group(raw: GroupDetailTypeDef, members: Mapping[str, set[str]]) -> state.Group:

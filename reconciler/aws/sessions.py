@@ -53,7 +53,7 @@ if TYPE_CHECKING:  # the stubs are a development dependency only
 REFRESH_MARGIN = datetime.timedelta(minutes=15)
 SESSION_NAME = "reconciler"
 # Plan mode's session policy for member accounts: exactly the reads plan makes there (roles, and
-# the source account's users and groups; see read.py), none of which has resource-level
+# the source account's users, groups and the managed policies they hold; see read.py), none of which has resource-level
 # permissions. AWS grants a session the intersection of the role's policies and this one, so the
 # bootstrap role's credentials cannot write. Not the AWS managed ReadOnlyAccess: that one also
 # reads S3 objects, DynamoDB items, logs and more that plan never needs. Packed, a session policy
@@ -67,7 +67,13 @@ READ_ONLY_SESSION_POLICY = json.dumps(
                 "Effect": "Allow",
                 "Action": ["iam:GetAccountAuthorizationDetails", "iam:ListRoles"],
                 "Resource": "*",
-            }
+            },
+            {
+                "Sid": "PlanReadsManagedPolicies",
+                "Effect": "Allow",
+                "Action": ["iam:GetPolicy", "iam:GetPolicyVersion"],
+                "Resource": "arn:*:iam::*:policy/*",
+            },
         ],
     },
     separators=(",", ":"),

@@ -10,11 +10,10 @@ rails ask of it (does it require MFA, which roles does it grant, does it trust a
 
 from __future__ import annotations
 
-import fnmatch
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -114,6 +113,7 @@ class PolicyDocument:
     requires_mfa: bool = field(compare=False)
     grants: frozenset[str] = field(compare=False)
     trusts_anyone: bool = field(compare=False)
+    assume_rules: tuple[AssumeRule, ...] = field(compare=False, default=())
 
     @classmethod
     def of(cls, document: str | Mapping[str, Any]) -> PolicyDocument:
@@ -126,6 +126,25 @@ class PolicyDocument:
     def value(self) -> Any:
         """The document as a JSON value (a fresh copy: the document stays as it is)."""
         return json.loads(self.text)
+
+    def allows_assuming(self, role_arns: Collection[str]) -> frozenset[str]:
+        """Which of `role_arns` this identity policy allows `sts:AssumeRole` into, before any
+        Deny (see `denies_assuming`). A conditional Allow counts: the condition may hold."""
+        return _union(rule.matching(role_arns) for rule in self.assume_rules if rule.allow)
+
+    def denies_assuming(self, role_arns: Collection[str]) -> frozenset[str]:
+        """Which of `role_arns` an unconditional Deny of this policy closes. A conditional
+        Deny does not count: the condition may not hold."""
+        return _union(
+            rule.matching(role_arns)
+            for rule in self.assume_rules
+            if not rule.allow and not rule.conditional
+        )
+
+    def pretty(self) -> list[str]:
+        """The canonical form pretty-printed, one line per element: what a reviewer reads
+        and what policy diffs compare (action names lower case, as IAM compares them)."""
+        return json.dumps(json.loads(self.canonical), indent=2, sort_keys=True).splitlines()
 
     def without_conditions(self) -> str:
         """The canonical form with every statement's Condition left out."""
@@ -151,7 +170,63 @@ def _build(parsed: Any) -> PolicyDocument:
         requires_mfa=bool(allowed) and all(_requires_mfa(s) for s in allowed),
         grants=frozenset(arn for s in allowed if _assumes_role(s) for arn in _resources(s)),
         trusts_anyone=any(_principal_is_anyone(s.get("Principal")) for s in statements),
+        assume_rules=tuple(rule for s in statements if (rule := _assume_rule(s)) is not None),
     )
+
+
+@dataclass(frozen=True)
+class AssumeRule:
+    """What one statement says about `sts:AssumeRole`: allowed or denied on the role ARNs its
+    Resource patterns match (or, for NotResource, do not match)."""
+
+    allow: bool
+    conditional: bool
+    exact: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...]
+    negated: bool
+
+    def matching(self, role_arns: Collection[str]) -> frozenset[str]:
+        named = {arn for arn in role_arns if arn in self.exact}
+        if self.patterns:
+            named |= {arn for arn in role_arns if any(p.fullmatch(arn) for p in self.patterns)}
+        return frozenset(role_arns) - named if self.negated else frozenset(named)
+
+
+def _assume_rule(statement: Mapping[str, Any]) -> AssumeRule | None:
+    """The statement's rule on sts:AssumeRole, or None when it does not cover that action."""
+    if "Action" in statement:
+        covers = _assumes_role(statement)
+    else:  # NotAction: every action but those listed
+        covers = not any(
+            _wildcard(str(a)).fullmatch(ASSUME_ROLE) for a in statement.get("NotAction", [])
+        )
+    if not covers or statement.get("Effect") not in ("Allow", "Deny"):
+        return None
+    negated = "Resource" not in statement
+    values = [str(r) for r in statement.get("NotResource" if negated else "Resource", [])]
+    return AssumeRule(
+        allow=statement["Effect"] == "Allow",
+        conditional=bool(statement.get("Condition")),
+        exact=frozenset(v for v in values if not _WILDCARDS.search(v)),
+        patterns=tuple(_wildcard(v) for v in values if _WILDCARDS.search(v)),
+        negated=negated,
+    )
+
+
+ASSUME_ROLE = "sts:assumerole"  # canonical (lower case) action name
+_WILDCARDS = re.compile(r"[*?]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _wildcard(pattern: str) -> re.Pattern[str]:
+    """IAM's wildcards: `*` any run of characters, `?` any one; everything else literal
+    (unlike fnmatch, `[` is no character class)."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
+    return frozenset().union(*sets)
 
 
 def _statements_of(canonical_parsed: Any) -> list[dict[str, Any]]:
@@ -184,7 +259,7 @@ def _requires_mfa(statement: Mapping[str, Any]) -> bool:
 def _assumes_role(statement: Mapping[str, Any]) -> bool:
     # Canonical actions are lower case; IAM matches `*` and `?` in action names.
     actions = statement.get("Action", [])
-    return any(fnmatch.fnmatchcase("sts:assumerole", str(a)) for a in actions)
+    return any(_wildcard(str(a)).fullmatch(ASSUME_ROLE) for a in actions)
 
 
 def _resources(statement: Mapping[str, Any]) -> list[str]:

@@ -89,6 +89,15 @@ class Group:
 
 
 @dataclass(frozen=True)
+class UserPolicies:
+    """The policies an IAM user of the source account holds itself (not through a group):
+    inline ones by name (JSON text) and attached managed policy ARNs."""
+
+    inline: Mapping[str, str] = field(default_factory=dict)
+    attached: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class FailedCreation:
     """The latest CreateAccount request for an account name that ended FAILED.
 
@@ -123,6 +132,10 @@ class OrgState:
     partition: str = policies.DEFAULT_PARTITION  # of the credentials: ARNs are built in it
     failed_creations: Mapping[str, FailedCreation] = field(default_factory=dict)  # by name
     foreign_creations: int = 0  # CreateAccount requests in flight for no declared account
+    # Who else may assume roles: users' own policies, and the documents (JSON text) of the
+    # managed policies attached to the source account's users and groups, by ARN.
+    user_policies: Mapping[str, UserPolicies] = field(default_factory=dict)
+    managed_policies: Mapping[str, str] = field(default_factory=dict)
 
     def account_by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts if a.id is not None}

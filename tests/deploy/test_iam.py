@@ -361,6 +361,11 @@ def resources_for(operation: str) -> list[str]:
         return [f"arn:aws:iam::{MANAGEMENT}:role/{role.name}" for role in DOCUMENT.access.roles]
     if operation == "iam:GetUser":
         return [f"arn:aws:iam::{MANAGEMENT}:user/alice"]
+    if operation in ("iam:GetPolicy", "iam:GetPolicyVersion"):
+        return [
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            f"arn:aws:iam::{MANAGEMENT}:policy/x",
+        ]
     return ["*"]
 
 
@@ -525,7 +530,8 @@ def test_readonly_policy_matches_the_plan_session_policy() -> None:
     assert session_actions == readonly_iam
     assert session_actions == {op for op in READ_CALLS if op.startswith("iam:")}
     for action in session_actions:
-        assert allows(session, action), action
+        for resource in resources_for(action):
+            assert allows(session, action, resource), action
 
 
 @pytest.mark.parametrize("operation", sorted(READ_CALLS))
@@ -565,7 +571,7 @@ def test_iam_writes_are_scoped() -> None:
         op for op in ALL_CALLS if op.startswith("iam:") and not op.split(":")[1].startswith("List")
     )
     for operation in writes:
-        if operation in ("iam:GetAccountAuthorizationDetails", "iam:ListRoles"):
+        if operation in READ_CALLS:
             continue
         for resource in (
             f"arn:aws:iam::{MANAGEMENT}:role/{BOOTSTRAP_ROLE}",  # never the bootstrap role
