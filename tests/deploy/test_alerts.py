@@ -33,6 +33,7 @@ ALERTS = {
     "ReconcilerReconcileStale",
     "ReconcilerSourceInvalid",
     "ReconcilerAccountUnreachable",
+    "ReconcilerUnmanagedAccess",
     "ReconcilerAbsent",
     "ReconcilerAwsApiErrorsRising",
 }
