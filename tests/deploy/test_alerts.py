@@ -49,6 +49,7 @@ DASHBOARD_TOPICS = {
     "source valid": "reconciler_source_valid",
     "unreachable accounts": "reconciler_account_reachable",
     "unmanaged resources": "reconciler_unmanaged_resources",
+    "unmanaged access by account and role": "reconciler_unmanaged_access",
     "changes applied and failed": "reconciler_changes_applied_total",
     "AWS API calls and errors": "reconciler_aws_api_calls_total",
 }
@@ -282,3 +283,29 @@ def test_every_panel_uses_the_datasource_variable_and_job() -> None:
 def test_dashboard_covers(topic: str) -> None:
     used = {name for expr in dashboard_exprs(load_dashboard()) for name in metric_names(expr)}
     assert DASHBOARD_TOPICS[topic] in used
+
+
+def test_dashboard_panel_ids_are_unique_and_panels_do_not_overlap() -> None:
+    every = list(panels(load_dashboard()))
+    ids = [panel["id"] for panel in every]
+    assert len(ids) == len(set(ids)), ids
+    cells: dict[tuple[int, int], str] = {}
+    for panel in load_dashboard()["panels"]:  # the top level; a row's own panels share its grid
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+
+
+def test_unmanaged_access_panel_lists_only_accounts_and_roles_with_users() -> None:
+    """A table of the current value per account and role, without the zero series every placed
+    role has."""
+    (panel,) = [p for p in panels(load_dashboard()) if "reconciler_unmanaged_access" in str(p)]
+    assert panel["type"] == "table"
+    (target,) = panel["targets"]
+    assert target["expr"] == 'reconciler_unmanaged_access{job="$job"} > 0'
+    assert (target["instant"], target["format"]) == (True, "table")
+    renamed = panel["transformations"][0]["options"]["renameByName"]
+    assert renamed == {"account": "Account", "role": "Role", "Value": "Users"}
