@@ -1,4 +1,5 @@
-"""The alerts, their unit tests, the runbook and the Grafana dashboard stay true to the code.
+"""The alerts, their unit tests, the runbook, the Grafana dashboard and the README's metrics
+table stay true to the code.
 
 promtool checks and unit-tests the rules (the `spec` of deploy/alerts/prometheusrule.yaml, a
 plain rule file, extracted to a temporary directory beside a copy of the unit tests); every
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from prometheus_client.metrics import MetricWrapperBase
 
 from reconciler.metrics import Metrics
 
@@ -26,6 +28,7 @@ RULES = REPO / "deploy" / "alerts" / "prometheusrule.yaml"
 RULE_TESTS = REPO / "deploy" / "alerts" / "tests.yaml"
 DASHBOARD = REPO / "deploy" / "grafana" / "reconciler-dashboard.json"
 RUNBOOK = REPO / "docs" / "runbook.md"
+README = REPO / "README.md"
 
 ALERTS = {
     "ReconcilerDriftNotCorrected",
@@ -207,6 +210,54 @@ def test_dashboard_uses_only_registry_metrics() -> None:
     used = {name for expr in dashboard_exprs(load_dashboard()) for name in metric_names(expr)}
     assert used, "no reconciler_ metric found in the dashboard"
     assert used - registry_names() == set()
+
+
+# --- the README's metrics table ---------------------------------------------------------------
+
+# The name a metric is queried by, from its family's name and type.
+QUERIED = {"counter": "_total", "info": "_info"}
+
+
+def readme_metrics() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The README's metrics table (section Metrics, alerts, dashboards): name -> type, labels."""
+    section = README.read_text().split("\n## Metrics, alerts, dashboards\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    rows: dict[str, tuple[str, tuple[str, ...]]] = {}
+    for line in section.splitlines():
+        if line.startswith("| `reconciler_"):
+            name, kind, labels, _ = (cell.strip() for cell in line.strip("|").split("|", 3))
+            rows[name.strip("`")] = (kind, tuple(re.findall(r"`(\w+)`", labels)))
+    return rows
+
+
+def code_metrics() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """The registry's metrics, by the name they are queried by: type, and labels (an info's
+    labels are its values, so they are not compared)."""
+    metrics = Metrics()
+    labels = {
+        metric._name: tuple(metric._labelnames)
+        for metric in vars(metrics).values()
+        if isinstance(metric, MetricWrapperBase)
+    }
+    return {
+        family.name + QUERIED.get(family.type, ""): (family.type, labels.get(family.name, ()))
+        for family in metrics.registry.collect()
+    }
+
+
+def test_the_readme_lists_every_metric_with_its_type_and_labels() -> None:
+    documented = readme_metrics()
+    assert "reconciler_unmanaged_access" in documented
+    code = code_metrics()
+    assert set(documented) == set(code)
+    for name, (kind, labels) in code.items():
+        assert documented[name][0] == kind, name
+        if kind != "info":
+            assert documented[name][1] == labels, name
+
+
+def test_the_readme_describes_unmanaged_access() -> None:
+    assert readme_metrics()["reconciler_unmanaged_access"] == ("gauge", ("account", "role"))
 
 
 # --- alerts and runbook -----------------------------------------------------------------------
