@@ -12,6 +12,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,8 @@ def _source(args: argparse.Namespace) -> source.Source:
 
 def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[ways.Way]]:
     document = source.read_document(args.desired)
+    if args.user is not None:  # an unknown user is refused before any AWS call
+        args.user = ways.user_as_named(document, args.user)
     return document, ways.ways_in(document, ids=_created_ids(document, args), user=args.user)
 
 
@@ -191,29 +194,129 @@ def _partition(args: argparse.Namespace) -> str:
 
 
 def _profiles(args: argparse.Namespace) -> int:
+    problem = _usage_problem(args)
+    if problem:
+        print(f"reconciler profiles: {problem}", file=sys.stderr)
+        return os.EX_USAGE
     document, found = _ways(args)
     partition = _partition(args)
     mfa_serial = args.mfa_serial or _default_mfa_serial(
-        document.source_account_id, args.user, partition
+        document.source_account_id, args.user, partition, args.profile_format
     )
-    rendered = ways.render_profiles(
-        found, source_profile=args.source_profile, mfa_serial=mfa_serial, partition=partition
+    files = ways.render(
+        args.profile_format,
+        found,
+        source_profile=args.source_profile,
+        mfa_serial=mfa_serial,
+        source_account_id=document.source_account_id,
+        partition=partition,
     )
-    print(rendered, end="")
+    if args.output is None:
+        print(*files.values(), sep="", end="")
+    else:
+        _write_files(Path(args.output), args.profile_format, files)
     return 0
 
 
-def _default_mfa_serial(source_account_id: str, user: str | None, partition: str) -> str:
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What makes the options unusable, checked before anything is read or written: a value
+    the INI and YAML outputs cannot carry, or options that do not go together."""
+    checks = [("--user", args.user, ways.check_user_name)]
+    if args.command is _profiles:
+        checks += [
+            ("--source-profile", args.source_profile, ways.check_profile_name),
+            ("--mfa-serial", args.mfa_serial, ways.check_mfa_serial),
+            ("--output", args.output, _check_output_path),
+        ]
+    for flag, value, check in checks:
+        try:
+            if value is not None:
+                check(value)
+        except ways.UsageError as exc:
+            return f"{flag}: {exc}"
+    return _format_problem(args) if args.command is _profiles else None
+
+
+def _format_problem(args: argparse.Namespace) -> str | None:
+    if args.profile_format != ways.GRANTED:
+        return None
+    if args.output is None:
+        return "--format granted writes a registry directory: pass --output DIR"
+    if args.mfa_serial:
+        return "--format granted asks each person for their MFA device: drop --mfa-serial"
+    return None
+
+
+def _check_output_path(value: str) -> str:
+    if not value or any(ord(char) < 32 or ord(char) == 127 for char in value):
+        raise ways.UsageError(f"{value!r} is not a directory name: empty or control characters")
+    return value
+
+
+def _default_mfa_serial(
+    source_account_id: str, user: str | None, partition: str, profile_format: str
+) -> str:
     if user:
         return f"arn:{partition}:iam::{source_account_id}:mfa/{user}"
-    print(
-        "note: pass --user NAME or --mfa-serial ARN to fill in mfa_serial for your MFA device",
-        file=sys.stderr,
-    )
+    if profile_format == ways.AWS_CONFIG:  # the only format that carries the serial as given
+        print(
+            "note: pass --user NAME or --mfa-serial ARN to fill in mfa_serial for your MFA device",
+            file=sys.stderr,
+        )
     return f"arn:{partition}:iam::{source_account_id}:mfa/YOUR-IAM-USER-NAME"
 
 
+def _write_files(directory: Path, profile_format: str, files: dict[str, str]) -> None:
+    """Each file into `directory`, atomically; all are checked before any is written, so a
+    refusal leaves the directory as it was."""
+    if directory.exists() and not directory.is_dir():
+        raise ReconcilerError(f"--output {directory} exists and is not a directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    targets = {directory / name: ways.marked(profile_format, text) for name, text in files.items()}
+    for target in targets:
+        _check_replaceable(target)
+    for target, text in targets.items():
+        _replace(target, text)
+        print(f"wrote {target}", file=sys.stderr)
+
+
+def _check_replaceable(target: Path) -> None:
+    """Only a regular file this command wrote is replaced; a symbolic link is never followed,
+    as it could lead out of the directory."""
+    if target.is_symlink():
+        raise ReconcilerError(f"{target} is a symbolic link: not followed, not replaced")
+    if not target.exists():
+        return
+    if not target.is_file():
+        raise ReconcilerError(f"{target} exists and is not a regular file: not replaced")
+    with target.open(encoding="utf-8", errors="replace") as existing:
+        first_line = existing.readline()
+    if not first_line.startswith(ways.WRITTEN_MARKER):
+        raise ReconcilerError(
+            f"{target} exists and was not written by reconciler profiles: not replaced; "
+            "move it away or choose another --output"
+        )
+
+
+def _replace(target: Path, text: str) -> None:
+    """Write beside `target`, then rename over it: a reader sees the old file or the new."""
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        Path(temporary).replace(target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _links(args: argparse.Namespace) -> int:
+    problem = _usage_problem(args)
+    if problem:
+        print(f"reconciler links: {problem}", file=sys.stderr)
+        return os.EX_USAGE
     found = _ways(args)[1]
     print(ways.render_links(found, _partition(args)), end="")
     return 0
@@ -323,7 +426,7 @@ def _parser() -> argparse.ArgumentParser:
         sub = _instance_option(_aws_options(command(name, handler, help_text)))
         _daemon_options(sub, interval, log_format, name)
     for name, handler, help_text in (
-        ("profiles", _profiles, "print an ~/.aws/config profile per granted account and role"),
+        ("profiles", _profiles, "print CLI, browser-extension or Granted profiles of your roles"),
         ("links", _links, "print a console switch-role link per granted account and role"),
     ):
         sub = _aws_options(command(name, handler, help_text))
@@ -353,6 +456,24 @@ def _parser() -> argparse.ArgumentParser:
                 action=_EnvDefault,
                 default=None,
                 help="your MFA device's ARN (default: built from --user)",
+            )
+            sub.add_argument(
+                "--format",
+                dest="profile_format",  # RECONCILER_FORMAT is the plan's
+                action=_EnvDefault,
+                default=ways.AWS_CONFIG,
+                choices=ways.FORMATS,
+                help="aws-config: ~/.aws/config profiles; switch-roles: the aws-extend-switch-"
+                "roles browser extension's configuration; granted: a Granted profile registry "
+                "(needs --output) (default: %(default)s)",
+            )
+            sub.add_argument(
+                "--output",
+                action=_EnvDefault,
+                default=None,
+                metavar="DIR",
+                help="write the file(s) into this directory instead of printing them; only "
+                "files this command wrote are replaced",
             )
     return parser
 

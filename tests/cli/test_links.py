@@ -9,12 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from reconciler import cli
+from tests.cli import test_ways_documents as documents
 
 pytestmark = pytest.mark.usefixtures("offline")
 
-FIXTURES = Path(__file__).parents[1] / "fixtures"
-ACCESS = FIXTURES / "access.yaml"
-UNCREATED = FIXTURES / "uncreated.yaml"
+
+@pytest.fixture
+def access(tmp_path: Path) -> Path:
+    return documents.write(tmp_path, documents.ACCESS)
 
 
 def switch_role(url: str) -> tuple[str, str, str]:
@@ -43,29 +45,42 @@ def links(capsys: pytest.CaptureFixture[str], *args: str) -> list[str]:
     return out.splitlines()
 
 
-def test_a_link_per_granted_account_and_role(capsys: pytest.CaptureFixture[str]) -> None:
-    lines = links(capsys, "--desired", str(ACCESS))
+def test_a_link_per_granted_account_and_role(
+    access: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = links(capsys, "--desired", str(access))
 
     assert [switch_role(line) for line in lines] == [
-        ("AccountAccessRole", "222222222222", "acme-dev"),
+        ("AccountAccessRole", "222222222222", "acme-dev-account-access"),
         ("ReadOnlyAccessRole", "222222222222", "acme-dev-read-only-access"),
-        ("ReadOnlyAccessRole", "333333333333", "acme-prod"),
+        ("ReadOnlyAccessRole", "333333333333", "acme-prod-read-only-access"),
     ]
 
 
-def test_user_limits_to_their_groups(capsys: pytest.CaptureFixture[str]) -> None:
-    lines = links(capsys, "--desired", str(ACCESS), "--user", "alice")
+def test_user_limits_to_their_groups(access: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = links(capsys, "--desired", str(access), "--user", "alice")
 
     assert [switch_role(line) for line in lines] == [
-        ("AccountAccessRole", "222222222222", "acme-dev"),
-        ("ReadOnlyAccessRole", "333333333333", "acme-prod"),
+        ("AccountAccessRole", "222222222222", "acme-dev-account-access"),
+        ("ReadOnlyAccessRole", "333333333333", "acme-prod-read-only-access"),
     ]
+
+
+def test_user_the_document_does_not_know_is_an_error_naming_those_it_knows(
+    access: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = cli.main(["links", "--desired", str(access), "--user", "Mallory"])
+
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out == ""
+    assert err == "error: user 'Mallory' is in no group; the document knows: alice, bob, carol\n"
 
 
 def test_desired_and_user_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    access: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("RECONCILER_DESIRED", str(ACCESS))
+    monkeypatch.setenv("RECONCILER_DESIRED", str(access))
     monkeypatch.setenv("RECONCILER_USER", "carol")
 
     lines = links(capsys)
@@ -76,15 +91,21 @@ def test_desired_and_user_from_the_environment(
 
 
 def test_account_without_an_id_gets_a_comment_not_a_link(
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = cli.main(["links", "--desired", str(UNCREATED)])
+    uncreated = documents.write(tmp_path, documents.UNCREATED)
+
+    status = cli.main(["links", "--desired", str(uncreated)])
 
     lines = capsys.readouterr().out.splitlines()
     assert status == 0
-    assert switch_role(lines[0]) == ("AccountAccessRole", "222222222222", "existing")
+    assert switch_role(lines[0]) == (
+        "AccountAccessRole",
+        "222222222222",
+        "existing-account-access",
+    )
     assert lines[1:] == [
-        "# newcomer: account 'newcomer' has no id yet (not created); "
+        "# newcomer-account-access: account 'newcomer' has no id yet (not created); "
         "run 'reconciler apply', then run this again"
     ]
 
@@ -93,24 +114,21 @@ def test_characters_iam_allows_survive_the_query_string(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # `+` would read back as a space if it were not percent-encoded.
-    path = tmp_path / "accounts.yaml"
-    text = ACCESS.read_text(encoding="utf-8").replace("AccountAccessRole", '"Ops+Admin=1,a@b"')
-    path.write_text(text, encoding="utf-8")
+    text = documents.ACCESS.replace("AccountAccessRole", '"Ops+Admin=1,a@b"')
+    path = documents.write(tmp_path, text)
 
     lines = links(capsys, "--desired", str(path), "--user", "alice")
 
-    assert switch_role(lines[0]) == ("Ops+Admin=1,a@b", "222222222222", "acme-dev")
+    assert switch_role(lines[0]) == ("Ops+Admin=1,a@b", "222222222222", "acme-dev-ops-admin-1-a-b")
 
 
 def test_long_display_names_are_cut_to_what_the_console_shows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = "a" * 50  # the longest account name; its second role's profile is 67 characters
-    path = tmp_path / "accounts.yaml"
-    text = ACCESS.read_text(encoding="utf-8")
-    text = text.replace("name: acme-dev", f"name: {name}")
+    text = documents.ACCESS.replace("name: acme-dev", f"name: {name}")
     text = text.replace("account: acme-dev", f"account: {name}")
-    path.write_text(text, encoding="utf-8")
+    path = documents.write(tmp_path, text)
 
     lines = links(capsys, "--desired", str(path), "--user", "carol")
 
