@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from reconciler.aws import read, write
 from reconciler.aws.sessions import Sessions
-from reconciler.core import diff, safety, spec, state
+from reconciler.core import access, diff, safety, spec, state
 from reconciler.core.errors import SafetyError
 from reconciler.core.plan import Outcome, Plan, Status
 
@@ -89,7 +89,10 @@ def reconcile(
             document, proposed, live.management_account_id, live.caller_account_id, facts
         )
     except SafetyError as exc:
-        return Result(proposed, live, refused=exc, durations=clock.lap(Phase.PLAN))
+        reviewed = access.review(document, live, proposed)
+        return Result(reviewed, live, refused=exc, durations=clock.lap(Phase.PLAN))
+    # What the plan changes of who can reach which role, and the access it leaves undeclared.
+    guarded = access.review(document, live, guarded)
     clock.lap(Phase.PLAN)
     if not apply:
         return Result(guarded, live, durations=clock.laps)

@@ -53,8 +53,8 @@ if TYPE_CHECKING:  # the stubs are a development dependency only
 REFRESH_MARGIN = datetime.timedelta(minutes=15)
 SESSION_NAME = "reconciler"
 # Plan mode's session policy for member accounts: exactly the reads plan makes there (roles, and
-# the source account's users, groups and the managed policies they hold; see read.py), none of which has resource-level
-# permissions. AWS grants a session the intersection of the role's policies and this one, so the
+# the source account's users, groups and the managed policies they hold; see read.py). AWS
+# grants a session the intersection of the role's policies and this one, so the
 # bootstrap role's credentials cannot write. Not the AWS managed ReadOnlyAccess: that one also
 # reads S3 objects, DynamoDB items, logs and more that plan never needs. Packed, a session policy
 # must stay under 2,048 characters (AssumeRole's `Policy` limit).

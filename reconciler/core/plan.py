@@ -115,6 +115,11 @@ class Change(abc.ABC):
     def line(self) -> str:
         return f"{SYMBOLS[self.action]} {self.kind} {self.target}: {self.detail()}"
 
+    def policy_texts(self) -> tuple[str | None, str | None] | None:
+        """The policy document (JSON text) before and after, for a change that rewrites one:
+        plans show those as a line diff. None for every other change."""
+        return None
+
     def sort_key(self) -> tuple[int, str, str, int, int, str]:
         # Deeper units first when deleting, so a parent is only removed once it is empty.
         depth = self.target.count("/")
@@ -312,6 +317,9 @@ class UpdateRoleTrust(RoleChange):
     def detail(self) -> str:
         return "trust policy " + _trust_difference(self.before, self.after)
 
+    def policy_texts(self) -> tuple[str | None, str | None]:
+        return self.before, self.after
+
     def states(self) -> tuple[Json, Json]:
         return _document(self.before), _document(self.after)
 
@@ -350,6 +358,9 @@ class PutRoleInlinePolicy(RoleChange):
     def detail(self) -> str:
         verb = "add" if self.before is None else "rewrite"
         return f"{verb} inline policy {self.policy_name}"
+
+    def policy_texts(self) -> tuple[str | None, str | None]:
+        return self.before, self.after
 
     def states(self) -> tuple[Json, Json]:
         return _document(self.before), _document(self.after)
@@ -473,6 +484,9 @@ class PutGroupGrants(GroupChange):
         parts += [f"revoke {arn}" for arn in sorted(old - new)]
         return ", ".join(parts)
 
+    def policy_texts(self) -> tuple[str | None, str | None]:
+        return self.before, self.after
+
     def states(self) -> tuple[Json, Json]:
         return _document(self.before), _document(self.after)
 
@@ -487,6 +501,9 @@ class DeleteGroupInlinePolicy(GroupChange):
 
     def detail(self) -> str:
         return f"delete inline policy {self.policy_name} (not declared)"
+
+    def policy_texts(self) -> tuple[str | None, str | None]:
+        return self.document, None
 
     def states(self) -> tuple[Json, Json]:
         return {"policy_name": self.policy_name, "document": _document(self.document)}, None

@@ -1,6 +1,9 @@
 """Render a Plan for people (text), machines (json) and pull-request comments (markdown).
 
-Pure: Plan in, text out. All three carry the same changes in the same order.
+Pure: Plan in, text out. All three carry the same changes in the same order, then the
+findings (live access the document does not declare), the summary, and the access effect (who
+gains and who loses which role). A change that rewrites a policy shows it as a line diff of the
+pretty-printed canonical JSON in text and markdown, and as JSON objects in JSON.
 
 JSON is a contract with other programs, versioned by `format_version`: each change is
 `{action, kind, account, resource, summary, before, after}`, where before and after are JSON
@@ -16,15 +19,24 @@ links or mentions. JSON escapes everything outside ASCII.
 
 from __future__ import annotations
 
+import difflib
 import enum
+import html
 import json
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from reconciler.core import errors, plan
+from reconciler.core import errors, plan, policies
 
 _BACKTICKS = re.compile("`+")
 FORMAT_VERSION = 1
+DIFF_CONTEXT = 3  # unchanged lines shown around each changed line of a policy
+FOLD_AFTER = 30  # lines: a longer markdown plan folds its changes per account
+_COLOURS = {"+": "\x1b[32m", "-": "\x1b[31m", "!": "\x1b[33m"}
+_RESET = "\x1b[0m"
+# Places one policy diff line ("+", "-" or " ", and the JSON line) in the plan's layout.
+_DiffLine = Callable[[str, str], str]
 
 
 class Format(enum.StrEnum):
@@ -33,24 +45,73 @@ class Format(enum.StrEnum):
     MARKDOWN = "markdown"
 
 
-def render(p: plan.Plan, fmt: Format, revision: str | None = None) -> str:
-    """`revision`: the document's revision the plan was made from, when known (JSON shows it)."""
+def render(p: plan.Plan, fmt: Format, revision: str | None = None, *, colour: bool = False) -> str:
+    """`revision`: the document's revision the plan was made from, when known (JSON shows it).
+    `colour`: text for a terminal (the caller decides: a TTY and no NO_COLOR)."""
     if fmt == Format.JSON:
         return as_json(p, revision)
-    return {Format.TEXT: text, Format.MARKDOWN: markdown}[fmt](p)
+    if fmt == Format.MARKDOWN:
+        return markdown(p)
+    return text(p, colour=colour)
 
 
-def text(p: plan.Plan) -> str:
-    lines = _lines(p) + _notes(p)
+def text(p: plan.Plan, *, colour: bool = False) -> str:
+    lines = [*_change_lines(p, _indented), *_notes(p), *_findings(p)]
     if not p.changes and not p.withheld:
         lines.append("No changes. The organization matches the document.")
     lines.append(p.summary())
-    return "\n".join(errors.printable(line) for line in lines) + "\n"
+    if p.access:
+        lines += ["", "Access effect:", *(a.line() for a in p.access)]
+    shown = [errors.printable(line) for line in lines]
+    return "\n".join(_coloured(line) if colour else line for line in shown) + "\n"
 
 
-def _lines(p: plan.Plan) -> list[str]:
-    lines = [change.line() for change in p.changes]
-    return lines + [f"! {w.change.line()} [withheld: {w.reason}]" for w in p.withheld]
+def _coloured(line: str) -> str:
+    colour = _COLOURS.get(line.lstrip()[:1])
+    return f"{colour}{line}{_RESET}" if colour else line
+
+
+def _indented(sign: str, line: str) -> str:
+    """A policy diff line under its change in text: indented, the sign before the JSON."""
+    return f"    {sign} {line}"
+
+
+def _at_margin(sign: str, line: str) -> str:
+    """A policy diff line in a markdown `diff` block: the sign in the first column, where
+    GitHub colours it, the JSON indented after it."""
+    return f"{sign}     {line}"
+
+
+def _change_lines(p: plan.Plan, diff_line: _DiffLine) -> list[str]:
+    lines = []
+    for change in p.changes:
+        lines += [change.line(), *_policy_diff(change, diff_line)]
+    for w in p.withheld:
+        lines += [f"! {w.change.line()} [withheld: {w.reason}]", *_policy_diff(w.change, diff_line)]
+    return lines
+
+
+def _policy_diff(change: plan.Change, diff_line: _DiffLine) -> list[str]:
+    texts = change.policy_texts()
+    if texts is None:
+        return []
+    before, after = (policies.PolicyDocument.of(t).pretty() if t else [] for t in texts)
+    return [diff_line(sign, line) for sign, line in policy_diff(before, after)]
+
+
+def policy_diff(before: list[str], after: list[str]) -> Iterator[tuple[str, str]]:
+    """(sign, line) of a line diff: "+" added, "-" removed, " " context; "..." between hunks."""
+    hunks = difflib.unified_diff(before, after, lineterm="", n=DIFF_CONTEXT)
+    first = True
+    for line in hunks:
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("@@"):
+            if not first:
+                yield " ", "..."
+            first = False
+            continue
+        yield line[:1], line[1:]
 
 
 def _notes(p: plan.Plan) -> list[str]:
@@ -63,6 +124,10 @@ def _notes(p: plan.Plan) -> list[str]:
     return notes
 
 
+def _findings(p: plan.Plan) -> list[str]:
+    return [finding.line() for finding in p.findings]
+
+
 def as_json(p: plan.Plan, revision: str | None = None) -> str:
     counts = p.counts()
     document = {
@@ -71,6 +136,8 @@ def as_json(p: plan.Plan, revision: str | None = None) -> str:
         "summary": {action.value: counts[action] for action in plan.Action},
         "changes": [_change(c) for c in p.changes],
         "withheld": [{**_change(w.change), "reason": w.reason} for w in p.withheld],
+        "access": [_access_change(a) for a in p.access],
+        "findings": [_finding(f) for f in p.findings],
         "unreachable": dict(sorted(p.unreachable.items())),
         "unmanaged": {kind.value: list(names) for kind, names in sorted(p.unmanaged.items())},
     }
@@ -90,23 +157,93 @@ def _change(change: plan.Change) -> dict[str, Any]:
     }
 
 
+def _access_change(a: plan.AccessChange) -> dict[str, Any]:
+    return {
+        "change": a.change.value,
+        "user": a.user,
+        "group": a.group or None,
+        "account": a.account,
+        "account_id": a.account_id,
+        "role": a.role,
+        "mfa": a.mfa,
+    }
+
+
+def _finding(f: plan.Finding) -> dict[str, Any]:
+    return {
+        "kind": f.kind,
+        "account": f.account,
+        "resource": f.resource,
+        "detail": f.detail,
+        "users": list(f.users),
+    }
+
+
 def markdown(p: plan.Plan) -> str:
+    """A pull-request comment: the summary first, then the access effect and findings, then
+    the changes (folded per account when long), then notes; names only inside code blocks."""
     parts = ["### reconciler plan", "", f"**{p.summary()}**", ""]
+    if p.access:
+        parts += [
+            f"**Access effect:** {_access_counts(p)}",
+            "",
+            *_fenced([a.line() for a in p.access], "diff"),
+            "",
+        ]
+    if p.findings:
+        ways = "way in" if len(p.findings) == 1 else "ways in"
+        parts += [f"**Findings:** {len(p.findings)} {ways} the document does not declare", ""]
+        parts += [*_fenced(_findings(p), "text"), ""]
     if p.changes or p.withheld:
-        parts += [*_fenced(_lines(p), "diff"), ""]
+        parts += _changes_markdown(p)
     else:
         parts += ["No changes. The organization matches the document.", ""]
     notes = _notes(p)
     if notes:
-        parts += [
-            "<details><summary>Notes</summary>",
-            "",
-            *_fenced([f"- {n}" for n in notes], "text"),
-            "",
-            "</details>",
-            "",
-        ]
+        parts += _details("Notes", _fenced([f"- {n}" for n in notes], "text"))
     return "\n".join(parts)
+
+
+def _access_counts(p: plan.Plan) -> str:
+    granted = sum(a.change == plan.AccessAction.GRANT for a in p.access)
+    return f"{granted} granted, {len(p.access) - granted} revoked"
+
+
+def _changes_markdown(p: plan.Plan) -> list[str]:
+    lines = _change_lines(p, _at_margin)
+    if len(lines) <= FOLD_AFTER:
+        return [*_fenced(lines, "diff"), ""]
+    parts = []
+    for where, group in _by_account(p).items():
+        noun = "change" if len(group) == 1 else "changes"
+        lines = []
+        for line, change in group:
+            lines += [line, *_policy_diff(change, _at_margin)]
+        parts += _details(f"{where}: {len(group)} {noun}", _fenced(lines, "diff"))
+    return parts
+
+
+def _by_account(p: plan.Plan) -> dict[str, list[tuple[str, plan.Change]]]:
+    """Change lines by the account they touch, in plan order; units and groups apart."""
+    found: dict[str, list[tuple[str, plan.Change]]] = {}
+    entries = [(c.line(), c) for c in p.changes]
+    entries += [(f"! {w.change.line()} [withheld: {w.reason}]", w.change) for w in p.withheld]
+    for line, change in entries:
+        found.setdefault(_where(change), []).append((line, change))
+    return found
+
+
+def _where(change: plan.Change) -> str:
+    if change.account:
+        return f"account {change.account}"
+    if change.kind == plan.Kind.UNIT:
+        return "organizational units"
+    return "groups in the source account"
+
+
+def _details(summary: str, body: list[str]) -> list[str]:
+    shown = html.escape(errors.printable(summary))
+    return [f"<details><summary>{shown}</summary>", "", *body, "", "</details>", ""]
 
 
 def _fenced(lines: list[str], language: str) -> list[str]:

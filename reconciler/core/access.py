@@ -1,0 +1,289 @@
+"""Who can reach which account as which role, and through what.
+
+Three views of the same question, all pure (values in, values out):
+
+- `declared`: what the document grants, group by group;
+- `live`: every way in that the source account holds today, through any group's or user's
+  policy, into the roles the document manages (the `access --live` view, and the findings);
+- `review`: what a plan changes of it (its access effect) and the live access the document
+  does not declare (its findings).
+
+Only the roles the document manages count: a role in one of its accounts that it places
+there. Their ARNs are built like the grant policies build them, so an account still to be
+created is matched by its placeholder. Permission boundaries and service control policies are
+not read; an unconditional Deny in any of a user's policies does close a way in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+
+from reconciler.core import plan, policies, spec, state
+
+OWN_POLICY = ""  # the `group` of access through a user's own policy
+
+
+@dataclass(frozen=True, order=True)
+class Access:
+    """One way in: `user` may assume `role` in `account` through `group` (OWN_POLICY for the
+    user's own policy), by the policy `through`; `mfa` when assuming asks for MFA."""
+
+    account: str
+    role: str
+    user: str
+    group: str
+    account_id: str | None
+    mfa: bool
+    through: str = state.GRANT_POLICY_NAME
+
+
+@dataclass(frozen=True)
+class _Role:
+    account: str
+    account_id: str | None
+    name: str
+
+
+def declared(document: spec.Spec, ids: Mapping[str, str] | None = None) -> list[Access]:
+    """What the document grants: every member of every group, for each of its grants.
+    `ids`: account ids known beyond those the document gives (created accounts)."""
+    known = ids or {}
+    found = []
+    for group in document.groups:
+        for grant in group.grants:
+            account = document.account(grant.account)
+            mfa = document.role(grant.role).require_mfa
+            account_id = account.id or known.get(account.name)
+            found += [
+                Access(grant.account, grant.role, user, group.name, account_id, mfa)
+                for user in group.users
+            ]
+    return sorted(found)
+
+
+def live(document: spec.Spec, org: state.OrgState) -> list[Access]:
+    """Every way in that the live source account holds into the roles the document manages."""
+    roles = _managed_roles(document, org)
+    mfa = _live_mfa(document, org, roles)
+    found = []
+    for user, group, through, arn in _ways(org.groups, org, roles):
+        if arn in mfa:
+            role = roles[arn]
+            found.append(
+                Access(role.account, role.name, user, group, role.account_id, mfa[arn], through)
+            )
+    return sorted(found)
+
+
+def review(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> plan.Plan:
+    """The plan with its access effect and its findings."""
+    return replace(
+        p, access=tuple(effect(document, org, p)), findings=tuple(findings(document, org))
+    )
+
+
+def effect(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> list[plan.AccessChange]:
+    """The (user, account, role) pairs the plan grants and revokes, through groups: the live
+    groups (their members and every policy) before the plan, and as its changes leave them
+    after. Users' own policies are not changed by a plan and are left out of both."""
+    roles = _managed_roles(document, org)
+    groups_only = replace(org, user_policies={})
+    before = _pairs(org.groups, groups_only, roles, _live_mfa(document, org, roles))
+    after_groups = groups_after(org.groups, p.changes)
+    after = _pairs(after_groups, groups_only, roles, _declared_mfa(document, roles))
+    changes = [
+        _change(plan.AccessAction.GRANT, k, g, roles) for k, g in after.items() if k not in before
+    ]
+    changes += [
+        _change(plan.AccessAction.REVOKE, k, g, roles) for k, g in before.items() if k not in after
+    ]
+    return sorted(changes)
+
+
+def findings(document: spec.Spec, org: state.OrgState) -> list[plan.Finding]:
+    """Live access into managed roles that the document does not declare: one finding per
+    role and per policy it comes through, naming the users."""
+    granted = {
+        (group.name.lower(), grant.account, grant.role.lower())
+        for group in document.groups
+        for grant in group.grants
+    }
+    users: dict[tuple[str, str, str, str], set[str]] = {}
+    for way in live(document, org):
+        declared_way = way.through == state.GRANT_POLICY_NAME and (
+            (way.group.lower(), way.account, way.role.lower()) in granted
+        )
+        if not declared_way:
+            users.setdefault((way.account, way.role, way.group, way.through), set()).add(way.user)
+    return sorted(
+        plan.Finding(
+            kind="access",
+            account=account,
+            resource=role,
+            detail=_finding_detail(sorted(names, key=str.lower), group, through),
+            users=tuple(sorted(names, key=str.lower)),
+        )
+        for (account, role, group, through), names in users.items()
+    )
+
+
+def _finding_detail(users: list[str], group: str, through: str) -> str:
+    who = ", ".join(users)
+    where = f"group {group}" if group != OWN_POLICY else "their own policy"
+    return f"{who} can assume it through {where} ({through}), which the document does not declare"
+
+
+def groups_after(
+    groups: Mapping[str, state.Group], changes: Iterable[plan.Change]
+) -> dict[str, state.Group]:
+    """The source account's groups as the plan's changes leave them (names ignore case)."""
+    result = {name.lower(): group for name, group in groups.items()}
+    for change in changes:
+        key = (change.group_name or "").lower()
+        group = result.get(key)
+        if isinstance(change, plan.CreateGroup):
+            result[key] = replace(change.definition, users=frozenset())
+        elif isinstance(change, plan.DeleteGroup):
+            result.pop(key, None)
+        elif group is not None:
+            result[key] = _group_after(group, change)
+    return result
+
+
+def _group_after(group: state.Group, change: plan.Change) -> state.Group:
+    if isinstance(change, plan.PutGroupGrants):
+        return replace(group, grant_policy=change.after)
+    if isinstance(change, plan.DeleteGroupInlinePolicy):
+        others = {n: d for n, d in group.other_policies.items() if n != change.policy_name}
+        return replace(group, other_policies=others)
+    if isinstance(change, plan.DetachGroupPolicy):
+        return replace(group, attached=group.attached - {change.policy_arn})
+    if isinstance(change, plan.AddMember):
+        return replace(group, users=group.users | {change.user})
+    if isinstance(change, plan.RemoveMember):
+        kept = frozenset(u for u in group.users if u.lower() != change.user.lower())
+        return replace(group, users=kept)
+    return group
+
+
+_PairKey = tuple[str, bool, str]  # role ARN, mfa, user in lower case (IAM ignores case)
+
+
+def _pairs(
+    groups: Mapping[str, state.Group],
+    org: state.OrgState,
+    roles: Mapping[str, _Role],
+    mfa: Mapping[str, bool],
+) -> dict[_PairKey, tuple[str, str]]:
+    """(role, mfa, user) -> (user, the first group by name that grants it)."""
+    pairs: dict[_PairKey, tuple[str, str]] = {}
+    for user, group, _, arn in sorted(_ways(groups, org, roles)):
+        if arn in mfa:
+            pairs.setdefault((arn, mfa[arn], user.lower()), (user, group))
+    return pairs
+
+
+def _change(
+    action: plan.AccessAction,
+    key: _PairKey,
+    found: tuple[str, str],
+    roles: Mapping[str, _Role],
+) -> plan.AccessChange:
+    arn, mfa, _ = key
+    user, group = found
+    role = roles[arn]
+    return plan.AccessChange(role.account, role.name, user, action, group, role.account_id, mfa)
+
+
+def _ways(
+    groups: Mapping[str, state.Group], org: state.OrgState, roles: Mapping[str, _Role]
+) -> Iterator[tuple[str, str, str, str]]:
+    """(user, group or OWN_POLICY, policy, role ARN) for every way in to the managed roles."""
+    arns = frozenset(roles)
+    by_group = {
+        group.name: [
+            (name, doc, doc.allows_assuming(arns)) for name, doc in _group_documents(group, org)
+        ]
+        for group in groups.values()
+    }
+    members: dict[str, list[str]] = {}
+    for each in groups.values():
+        for user in each.users:
+            members.setdefault(user, []).append(each.name)
+    for user in sorted(set(members) | set(org.user_policies)):
+        own = [(n, d, d.allows_assuming(arns)) for n, d in _user_documents(user, org)]
+        sources = [(OWN_POLICY, own)] + [(g, by_group[g]) for g in members.get(user, [])]
+        denied = policies.union(d.denies_assuming(arns) for _, docs in sources for _, d, _ in docs)
+        for group, docs in sources:
+            for through, _, allowed in docs:
+                for arn in sorted(allowed - denied):
+                    yield user, group, through, arn
+
+
+def _group_documents(
+    group: state.Group, org: state.OrgState
+) -> list[tuple[str, policies.PolicyDocument]]:
+    documents = dict(group.other_policies)
+    if group.grant_policy is not None:
+        documents[state.GRANT_POLICY_NAME] = group.grant_policy
+    return _named(documents, group.attached, org)
+
+
+def _user_documents(user: str, org: state.OrgState) -> list[tuple[str, policies.PolicyDocument]]:
+    own = org.user_policies.get(user, state.UserPolicies())
+    return _named(own.inline, own.attached, org)
+
+
+def _named(
+    inline: Mapping[str, str], attached: Iterable[str], org: state.OrgState
+) -> list[tuple[str, policies.PolicyDocument]]:
+    """Inline policies by name, then attached ones by ARN (those whose document was read)."""
+    found = [(name, policies.PolicyDocument.of(text)) for name, text in sorted(inline.items())]
+    for arn in sorted(attached):
+        text = org.managed_policies.get(arn)
+        if text is not None:
+            found.append((arn, policies.PolicyDocument.of(text)))
+    return found
+
+
+def _managed_roles(document: spec.Spec, org: state.OrgState) -> dict[str, _Role]:
+    """Role ARN -> the managed role: every role the document places in every account, with
+    the account's id when known, else its placeholder (as the grant policies name it)."""
+    matched = state.match_accounts(document, org.accounts)
+    ids = {name: live.id for name, live in matched.items() if live.id}
+    roles = {}
+    for account in document.accounts:
+        account_id = account.id or ids.get(account.name)
+        for name in document.role_names(account):
+            arn = policies.role_arn(
+                account_id or state.placeholder(account.name), name, org.partition
+            )
+            roles[arn] = _Role(account.name, account_id, name)
+    return roles
+
+
+def _declared_mfa(document: spec.Spec, roles: Mapping[str, _Role]) -> dict[str, bool]:
+    return {arn: document.role(role.name).require_mfa for arn, role in roles.items()}
+
+
+def _live_mfa(
+    document: spec.Spec, org: state.OrgState, roles: Mapping[str, _Role]
+) -> dict[str, bool]:
+    """Role ARN -> whether its live trust policy asks for MFA, for the managed roles that
+    exist. An account whose roles could not be read keeps the document's word."""
+    by_id = org.account_by_id()
+    result = {}
+    for arn, role in roles.items():
+        account = by_id.get(role.account_id or "")
+        if account is None:
+            continue  # not created yet: nothing to assume
+        if account.roles is None:
+            result[arn] = document.role(role.name).require_mfa
+            continue
+        live_role = next(
+            (r for n, r in account.roles.items() if n.lower() == role.name.lower()), None
+        )
+        if live_role is not None:
+            result[arn] = policies.PolicyDocument.of(live_role.trust_policy).requires_mfa
+    return result
