@@ -1,10 +1,13 @@
 """`reconciler_unmanaged_access{account, role}`: per role the document places in an account, the
 distinct users who can assume it through a group or user policy the document does not declare.
 
-Each test records plain `PassReport` values (a `Plan` carrying `Finding`s) and reads the
-exposition Prometheus scrapes."""
+The tests record plain `PassReport` values (a `Plan` carrying `Finding`s) and read the
+exposition Prometheus scrapes; the last runs the daemon against the simulator to show it tells
+the metrics which roles its document places."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from prometheus_client import generate_latest
 
@@ -12,6 +15,8 @@ from reconciler.core import load, spec, state
 from reconciler.core.plan import Finding, Plan
 from reconciler.metrics import Metrics, PassReport, SourceStatus, placed_roles
 from reconciler.reconcile import Mode, Result
+from tests.aws.support import Aws
+from tests.daemon.support import EXAMPLE_TEXT, Daemon
 
 DOCUMENT = """
 organization:
@@ -187,3 +192,31 @@ def test_a_failed_pass_keeps_the_values_of_the_last_one() -> None:
         'reconciler_unmanaged_access{account="shared",role="ReadOnlyAccessRole"} 0.0',
     ]
     assert metrics.registry.get_sample_value("reconciler_reconcile_total", {"result": "error"}) == 1
+
+
+def test_the_daemon_exposes_a_zero_for_every_role_its_document_places(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """The daemon fills in the roles its document places, so Prometheus sees every series."""
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(EXAMPLE_TEXT)
+    placed = placed_roles(_document(EXAMPLE_TEXT))
+    assert placed
+    daemon = Daemon(
+        ["run", "--desired", str(desired), "--mode", "plan"],
+        aws.url,
+        tmp_path,
+        RECONCILER_INTERVAL="60",
+    )
+    try:
+        daemon.wait_for_passes(1)
+        _, text = daemon.get("/metrics")
+    finally:
+        daemon.stop()
+    series = sorted(
+        line for line in text.splitlines() if line.startswith("reconciler_unmanaged_access{")
+    )
+    assert series == sorted(
+        f'reconciler_unmanaged_access{{account="{account}",role="{role}"}} 0.0'
+        for account, role in placed
+    )
