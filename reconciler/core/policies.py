@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -127,15 +127,15 @@ class PolicyDocument:
         """The document as a JSON value (a fresh copy: the document stays as it is)."""
         return json.loads(self.text)
 
-    def allows_assuming(self, role_arns: Collection[str]) -> frozenset[str]:
+    def allows_assuming(self, role_arns: frozenset[str]) -> frozenset[str]:
         """Which of `role_arns` this identity policy allows `sts:AssumeRole` into, before any
         Deny (see `denies_assuming`). A conditional Allow counts: the condition may hold."""
-        return _union(rule.matching(role_arns) for rule in self.assume_rules if rule.allow)
+        return union(rule.matching(role_arns) for rule in self.assume_rules if rule.allow)
 
-    def denies_assuming(self, role_arns: Collection[str]) -> frozenset[str]:
+    def denies_assuming(self, role_arns: frozenset[str]) -> frozenset[str]:
         """Which of `role_arns` an unconditional Deny of this policy closes. A conditional
         Deny does not count: the condition may not hold."""
-        return _union(
+        return union(
             rule.matching(role_arns)
             for rule in self.assume_rules
             if not rule.allow and not rule.conditional
@@ -185,11 +185,11 @@ class AssumeRule:
     patterns: tuple[re.Pattern[str], ...]
     negated: bool
 
-    def matching(self, role_arns: Collection[str]) -> frozenset[str]:
-        named = {arn for arn in role_arns if arn in self.exact}
+    def matching(self, role_arns: frozenset[str]) -> frozenset[str]:
+        named = self.exact & role_arns
         if self.patterns:
             named |= {arn for arn in role_arns if any(p.fullmatch(arn) for p in self.patterns)}
-        return frozenset(role_arns) - named if self.negated else frozenset(named)
+        return role_arns - named if self.negated else named
 
 
 def _assume_rule(statement: Mapping[str, Any]) -> AssumeRule | None:
@@ -225,7 +225,8 @@ def _wildcard(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.DOTALL)
 
 
-def _union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
+def union(sets: Iterable[frozenset[str]]) -> frozenset[str]:
+    """The union of sets of ARNs."""
     return frozenset().union(*sets)
 
 
