@@ -2,11 +2,12 @@
 distinct users who can assume it through a group or user policy the document does not declare.
 
 The tests record plain `PassReport` values (a `Plan` carrying `Finding`s) and read the
-exposition Prometheus scrapes; the last runs the daemon against the simulator to show it tells
-the metrics which roles its document places."""
+exposition Prometheus scrapes. The last two use the simulator: the daemon tells the metrics
+which roles its document places, and a real pass's findings reach the metric."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from prometheus_client import generate_latest
@@ -15,7 +16,7 @@ from reconciler.core import load, spec, state
 from reconciler.core.plan import Finding, Plan
 from reconciler.metrics import Metrics, PassReport, SourceStatus, placed_roles
 from reconciler.reconcile import Mode, Result
-from tests.aws.support import Aws
+from tests.aws.support import Aws, run_pass
 from tests.daemon.support import EXAMPLE_TEXT, Daemon
 
 DOCUMENT = """
@@ -220,3 +221,42 @@ def test_the_daemon_exposes_a_zero_for_every_role_its_document_places(
         f'reconciler_unmanaged_access{{account="{account}",role="{role}"}} 0.0'
         for account, role in placed
     )
+
+
+def test_a_group_policy_the_document_does_not_declare_is_counted(aws: Aws) -> None:
+    """Against the simulator: a group the document does not declare, whose inline policy lets
+    two people assume a managed role, shows as 2 for that account and role only."""
+    document = _document(EXAMPLE_TEXT)
+    run_pass(aws.url, EXAMPLE_TEXT, apply=True)
+    account, role = next(pair for pair in placed_roles(document) if pair[0] == "acme-dev")
+    arn = f"arn:aws:iam::{aws.account_id('aws+acme-dev@example.com')}:role/{role}"
+    aws.iam.create_group(GroupName="Contractors")
+    for user in ("mallory", "carol"):
+        aws.iam.add_user_to_group(GroupName="Contractors", UserName=user)
+    aws.iam.put_group_policy(
+        GroupName="Contractors",
+        PolicyName="AssumeDev",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn}],
+            }
+        ),
+    )
+
+    result = run_pass(aws.url, EXAMPLE_TEXT, apply=False)
+    metrics = Metrics()
+    metrics.record(
+        PassReport(
+            Mode.PLAN,
+            accounts=tuple(a.name for a in document.accounts),
+            roles=placed_roles(document),
+            result=result,
+        )
+    )
+
+    scraped = _scraped(metrics)
+    assert f'reconciler_unmanaged_access{{account="{account}",role="{role}"}} 2.0' in scraped
+    others = [line for line in scraped if f'account="{account}",role="{role}"' not in line]
+    assert len(others) == len(placed_roles(document)) - 1
+    assert all(line.endswith(" 0.0") for line in others)
