@@ -198,6 +198,8 @@ def _profiles(args: argparse.Namespace) -> int:
     if problem:
         print(f"reconciler profiles: {problem}", file=sys.stderr)
         return os.EX_USAGE
+    if args.output is not None:  # refused before the document is read or AWS asked
+        _check_targets(Path(args.output), ways.file_names(args.profile_format))
     document, found = _ways(args)
     partition = _partition(args)
     mfa_serial = args.mfa_serial or _default_mfa_serial(
@@ -269,15 +271,19 @@ def _default_mfa_serial(
 def _write_files(directory: Path, profile_format: str, files: dict[str, str]) -> None:
     """Each file into `directory`, atomically; all are checked before any is written, so a
     refusal leaves the directory as it was."""
-    if directory.exists() and not directory.is_dir():
-        raise ReconcilerError(f"--output {directory} exists and is not a directory")
+    _check_targets(directory, tuple(files))
     directory.mkdir(parents=True, exist_ok=True)
     targets = {directory / name: ways.marked(profile_format, text) for name, text in files.items()}
-    for target in targets:
-        _check_replaceable(target)
     for target, text in targets.items():
         _replace(target, text)
         print(f"wrote {target}", file=sys.stderr)
+
+
+def _check_targets(directory: Path, names: Sequence[str]) -> None:
+    if directory.exists() and not directory.is_dir():
+        raise ReconcilerError(f"--output {directory} exists and is not a directory")
+    for name in names:
+        _check_replaceable(directory / name)
 
 
 def _check_replaceable(target: Path) -> None:

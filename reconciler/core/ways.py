@@ -264,6 +264,11 @@ def render(
     return {FILE_NAMES[fmt]: text}
 
 
+def file_names(fmt: str) -> tuple[str, ...]:
+    """The files `render` returns for `fmt`."""
+    return (GRANTED_REGISTRY, GRANTED_CONFIG) if fmt == GRANTED else (FILE_NAMES[fmt],)
+
+
 def marked(fmt: str, text: str) -> str:
     """`text` as written into a directory: the marker line first, naming what wrote it."""
     return f"{WRITTEN_MARKER} --format {fmt}; each run replaces this file.\n{text}"
