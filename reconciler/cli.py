@@ -19,7 +19,7 @@ from typing import Any
 
 from reconciler import __version__, daemon, logs, reconcile, source
 from reconciler.aws import read
-from reconciler.core import policies, render, spec, state, ways
+from reconciler.core import access, policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
 from reconciler.core.plan import Status
 
@@ -79,20 +79,27 @@ def json_schema() -> dict[str, Any]:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    """Exit 0: nothing to change and no finding; 2: changes or access findings; 1: error."""
     document = source.read_document(args.desired)
     result = _reconcile(document, args, apply=False)
-    print(render.render(result.plan, render.Format(args.format)), end="")
+    shown = render.render(result.plan, render.Format(args.format), colour=_colour())
+    print(shown, end="")
     if result.refused:
         print(f"apply would refuse this plan: {result.refused}", file=sys.stderr)
     if result.refused or result.plan.unreachable:
         return 1
-    return 0 if result.plan.empty else 2
+    return 0 if result.plan.empty and not result.plan.findings else 2
+
+
+def _colour() -> bool:
+    """Colours for a terminal only, unless NO_COLOR is set to anything (no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _apply(args: argparse.Namespace) -> int:
     document = source.read_document(args.desired)
     result = _reconcile(document, args, apply=True)
-    print(render.text(result.plan), end="")
+    print(render.text(result.plan, colour=_colour()), end="")
     if result.refused:
         print(f"refused, nothing was changed: {result.refused}", file=sys.stderr)
         return 1
@@ -115,6 +122,29 @@ def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) ->
         instance=args.instance,
         allow_mass_removal=args.allow_mass_removal,
     )
+
+
+def _access(args: argparse.Namespace) -> int:
+    """Who can reach which account as which role: from the document, or the live account."""
+    document = source.read_document(args.desired)
+    if args.live:
+        concurrency = int(args.concurrency)
+        sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=True)
+        entries = access.live(document, read.read_live(document, sessions, concurrency))
+        title = "Who can reach the managed roles (live)"
+    else:
+        entries = access.declared(document)
+        title = "Who the document lets reach which role"
+    chosen = [e for e in entries if _access_matches(e, args.user, args.account)]
+    print(render.access_list(chosen, render.AccessFormat(args.access_format), title), end="")
+    return 0
+
+
+def _access_matches(entry: access.Access, user: str | None, account: str | None) -> bool:
+    """`--user` ignores case, as IAM user names do; `--account` is a name or an id."""
+    if user is not None and entry.user.lower() != user.lower():
+        return False
+    return account is None or account in (entry.account, entry.account_id)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -425,6 +455,11 @@ def _parser() -> argparse.ArgumentParser:
                 choices=[f.value for f in render.Format],
                 help="output format",
             )
+    _access_options(
+        _aws_options(
+            command("access", _access, "who can reach which account as which role, and how")
+        )
+    )
     for name, handler, help_text, interval, log_format in (
         ("run", _run, "the daemon: reconcile on a schedule until SIGTERM", 300, "json"),
         ("sandbox", _sandbox, "the daemon against a built-in AWS simulation", 30, "text"),
@@ -482,6 +517,27 @@ def _parser() -> argparse.ArgumentParser:
                 "files this command wrote are replaced",
             )
     return parser
+
+
+def _access_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--live",
+        action=_EnvFlag,
+        help="read the live source account (every group and user policy allowing "
+        "sts:AssumeRole into a managed role) instead of the document",
+    )
+    sub.add_argument(
+        "--format",
+        dest="access_format",  # RECONCILER_FORMAT is the plan's
+        action=_EnvDefault,
+        default="text",
+        choices=[f.value for f in render.AccessFormat],
+        help="output format",
+    )
+    sub.add_argument("--user", action=_EnvDefault, default=None, help="only this IAM user")
+    sub.add_argument(
+        "--account", action=_EnvDefault, default=None, help="only this account (name or id)"
+    )
 
 
 def _daemon_options(

@@ -19,15 +19,17 @@ links or mentions. JSON escapes everything outside ASCII.
 
 from __future__ import annotations
 
+import csv
 import difflib
 import enum
 import html
+import io
 import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from reconciler.core import errors, plan, policies
+from reconciler.core import access, errors, plan, policies, state
 
 _BACKTICKS = re.compile("`+")
 FORMAT_VERSION = 1
@@ -252,3 +254,59 @@ def _fenced(lines: list[str], language: str) -> list[str]:
     longest = max((len(run) for line in shown for run in _BACKTICKS.findall(line)), default=0)
     fence = "`" * max(3, longest + 1)  # CommonMark: only a fence as long closes the block
     return [fence + language, *shown, fence]
+
+
+class AccessFormat(enum.StrEnum):
+    TEXT = "text"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+    JSON = "json"
+
+
+def access_list(entries: list[access.Access], fmt: AccessFormat, title: str) -> str:
+    """Who can reach which account as which role, through what: `reconciler access`."""
+    if fmt == AccessFormat.JSON:
+        return json.dumps([_access(e) for e in entries], indent=2) + "\n"
+    if fmt == AccessFormat.CSV:
+        return _access_csv(entries)
+    lines = [_access_line(e) for e in entries] or ["Nobody: no way in matches."]
+    if fmt == AccessFormat.MARKDOWN:
+        return "\n".join([f"### {title}", "", *_fenced(lines, "text"), ""])
+    return "\n".join(errors.printable(line) for line in lines) + "\n"
+
+
+def _access_line(entry: access.Access) -> str:
+    mfa = " (MFA)" if entry.mfa else ""
+    where = f"group {entry.group}" if entry.group != access.OWN_POLICY else "their own policy"
+    policy = "" if entry.through == state.GRANT_POLICY_NAME else f" ({entry.through})"
+    return f"{entry.user} -> {entry.account} as {entry.role}{mfa} through {where}{policy}"
+
+
+def _access(entry: access.Access) -> dict[str, Any]:
+    return {
+        "user": entry.user,
+        "group": entry.group or None,
+        "account": entry.account,
+        "account_id": entry.account_id,
+        "role": entry.role,
+        "mfa": entry.mfa,
+        "policy": entry.through,
+    }
+
+
+# A spreadsheet runs a cell starting with one of these as a formula: such cells get a quote.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _access_csv(entries: list[access.Access]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["user", "group", "account", "account_id", "role", "mfa", "policy"])
+    for e in entries:
+        row = [e.user, e.group, e.account, e.account_id or "", e.role, str(e.mfa).lower()]
+        writer.writerow([_cell(value) for value in [*row, e.through]])
+    return out.getvalue()
+
+
+def _cell(value: str) -> str:
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
