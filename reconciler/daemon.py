@@ -312,6 +312,8 @@ def _log_result(result: reconcile.Result, mode: Mode) -> None:
     elif mode is Mode.PLAN:
         for change in result.plan.changes:
             log.info("drift: %s", change.line())
+    for finding in result.plan.findings:  # apply leaves them: someone must decide
+        log.warning("undeclared access: %s", finding.line())
     counts = result.plan.counts()
     log.info(
         "pass done: %s",
@@ -322,6 +324,7 @@ def _log_result(result: reconcile.Result, mode: Mode) -> None:
                 "converged": result.converged,
                 "changes": sum(counts.values()),
                 "failed": len(result.failed),
+                "findings": len(result.plan.findings),
                 "seconds": round(sum(result.durations.values()), 3),
             }
         },
