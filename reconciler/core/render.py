@@ -197,7 +197,7 @@ def markdown(p: plan.Plan) -> str:
         parts += [f"**Findings:** {len(p.findings)} {ways} the document does not declare", ""]
         parts += [*_fenced(_findings(p), "text"), ""]
     if p.changes or p.withheld:
-        parts += _changes_markdown(p)
+        parts += ["**Changes:**", "", *_changes_markdown(p)]
     else:
         parts += ["No changes. The organization matches the document.", ""]
     notes = _notes(p)
