@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -404,10 +405,11 @@ def test_markdown_puts_withheld_in_the_block_and_notes_in_details() -> None:
 
 @pytest.mark.parametrize("fmt", list(render.Format))
 def test_render_dispatches_on_the_format(full: plan.Plan, fmt: render.Format) -> None:
-    expected = {
+    renderers: dict[render.Format, Callable[[plan.Plan], str]] = {
         render.Format.TEXT: render.text,
         render.Format.JSON: render.as_json,
         render.Format.MARKDOWN: render.markdown,
-    }[fmt](full)
+    }
+    expected = renderers[fmt](full)
 
     assert render.render(full, fmt) == expected
