@@ -22,10 +22,17 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The AWS CLI, for the test that has it use generated profiles: in a virtualenv of its own,
+# as awscli pins botocore exactly and would otherwise move the product's boto3.
+AWSCLI := $(VENV)/tools/awscli/bin/aws
+$(AWSCLI): | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/tools/awscli
+	$(VENV)/tools/awscli/bin/pip install --quiet 'awscli>=1.44,<2'
+
 run: $(VENV)/.sandbox
 	$(BIN)/reconciler sandbox
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(AWSCLI)
 	$(BIN)/ruff check reconciler tests bench
 	$(MYPY)
 	$(BIN)/lint-imports
