@@ -35,6 +35,7 @@ _BACKTICKS = re.compile("`+")
 FORMAT_VERSION = 1
 DIFF_CONTEXT = 3  # unchanged lines shown around each changed line of a policy
 FOLD_AFTER = 30  # lines: a longer markdown plan folds its changes per account
+MARKDOWN_LINES = 200  # access lines shown in a pull-request comment; the rest are counted
 _COLOURS = {"+": "\x1b[32m", "-": "\x1b[31m", "!": "\x1b[33m"}
 _RESET = "\x1b[0m"
 # Places one policy diff line ("+", "-" or " ", and the JSON line) in the plan's layout.
@@ -189,13 +190,12 @@ def markdown(p: plan.Plan) -> str:
         parts += [
             f"**Access effect:** {_access_counts(p)}",
             "",
-            *_fenced([a.line() for a in p.access], "diff"),
-            "",
+            *_long_list([a.line() for a in p.access], "access changes", "diff"),
         ]
     if p.findings:
         ways = "way in" if len(p.findings) == 1 else "ways in"
         parts += [f"**Findings:** {len(p.findings)} {ways} the document does not declare", ""]
-        parts += [*_fenced(_findings(p), "text"), ""]
+        parts += _long_list(_findings(p), "findings", "text")
     if p.changes or p.withheld:
         parts += ["**Changes:**", "", *_changes_markdown(p)]
     else:
@@ -204,6 +204,18 @@ def markdown(p: plan.Plan) -> str:
     if notes:
         parts += _details("Notes", _fenced([f"- {n}" for n in notes], "text"))
     return "\n".join(parts)
+
+
+def _long_list(lines: list[str], noun: str, language: str) -> list[str]:
+    """A code block of `lines`, folded when long and cut at MARKDOWN_LINES: one group of
+    administrators reaches every role, and a pull-request comment has a size limit."""
+    shown = lines[:MARKDOWN_LINES]
+    if len(lines) > MARKDOWN_LINES:
+        shown.append(f"... and {len(lines) - MARKDOWN_LINES} more in the text or JSON plan")
+    block = _fenced(shown, language)
+    if len(lines) <= FOLD_AFTER:
+        return [*block, ""]
+    return _details(f"{len(lines)} {noun}", block)
 
 
 def _access_counts(p: plan.Plan) -> str:
