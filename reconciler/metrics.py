@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
 from prometheus_client import Counter as PromCounter
 
 from reconciler import __version__
-from reconciler.core.plan import Action, Kind, Plan, Status
+from reconciler.core.plan import SOURCE_ACCOUNT, Action, Kind, Plan, Status
 from reconciler.core.spec import Spec
 from reconciler.reconcile import Mode, Phase, Result
 
@@ -208,7 +208,10 @@ class Metrics:
 
         Findings come from the live state read at the start of the pass: in apply mode they
         describe the organization as the pass found it, before its changes, and the next pass
-        shows what remains."""
+        shows what remains. When the source account could not be read, nothing is known about
+        who can reach what, and the values stay as they were."""
+        if SOURCE_ACCOUNT in plan.unreachable:
+            return
         users: dict[tuple[str, str], set[str]] = {pair: set() for pair in placed}
         for finding in plan.findings:
             if finding.kind == ACCESS_FINDING:

@@ -28,7 +28,7 @@ def diff(declared: state.OrgState, live: state.OrgState, rules: Rules) -> plan.P
     unreachable = {n: why for n, why in live.unreachable.items() if n in names}
     if live.source_unreachable:
         # Groups were not read: nothing is known to differ, and nothing is planned for them.
-        unreachable["source account"] = live.source_unreachable
+        unreachable[plan.SOURCE_ACCOUNT] = live.source_unreachable
     else:
         changes += _groups(declared, live, rules)
     for account in declared.accounts:

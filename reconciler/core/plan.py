@@ -49,6 +49,8 @@ class Stage(enum.IntEnum):
 
 
 SYMBOLS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
+# The `Plan.unreachable` entry for the source account, whose groups and users were not read.
+SOURCE_ACCOUNT = "source account"
 
 
 class _NoAccountId:

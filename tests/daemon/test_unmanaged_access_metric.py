@@ -195,6 +195,24 @@ def test_a_failed_pass_keeps_the_values_of_the_last_one() -> None:
     assert metrics.registry.get_sample_value("reconciler_reconcile_total", {"result": "error"}) == 1
 
 
+def test_a_pass_that_could_not_read_the_source_account_keeps_the_values() -> None:
+    metrics = Metrics()
+    document = _document()
+    metrics.record(
+        _report(document, _access("acme-dev", "ReadOnlyAccessRole", "group Contractors", "bob"))
+    )
+    before = _scraped(metrics)
+    blind = _report(document)
+    assert blind.result is not None
+    unread = Plan(unreachable={"source account": "AccessDenied"})
+    blind.result = Result(plan=unread, live=blind.result.live)
+
+    metrics.record(blind)
+
+    assert _scraped(metrics) == before
+    assert 'reconciler_unmanaged_access{account="acme-dev",role="ReadOnlyAccessRole"} 1.0' in before
+
+
 def test_the_daemon_exposes_a_zero_for_every_role_its_document_places(
     aws: Aws, tmp_path: Path
 ) -> None:
