@@ -224,10 +224,14 @@ def _partition(args: argparse.Namespace) -> str:
 
 
 def _profiles(args: argparse.Namespace) -> int:
-    problem = _usage_problem(args)
+    problem = _refused_value(
+        ("--user", args.user, ways.check_user_name),
+        ("--source-profile", args.source_profile, ways.check_profile_name),
+        ("--mfa-serial", args.mfa_serial, ways.check_mfa_serial),
+        ("--output", args.output, _check_output_path),
+    ) or _format_problem(args)
     if problem:
-        print(f"reconciler profiles: {problem}", file=sys.stderr)
-        return os.EX_USAGE
+        return _usage_error("profiles", problem)
     if args.output is not None:  # refused before the document is read or AWS asked
         _check_targets(Path(args.output), ways.file_names(args.profile_format))
     document, found = _ways(args)
@@ -250,26 +254,25 @@ def _profiles(args: argparse.Namespace) -> int:
     return 0
 
 
-def _usage_problem(args: argparse.Namespace) -> str | None:
-    """What makes the options unusable, checked before anything is read or written: a value
-    the INI and YAML outputs cannot carry, or options that do not go together."""
-    checks = [("--user", args.user, ways.check_user_name)]
-    if args.command is _profiles:
-        checks += [
-            ("--source-profile", args.source_profile, ways.check_profile_name),
-            ("--mfa-serial", args.mfa_serial, ways.check_mfa_serial),
-            ("--output", args.output, _check_output_path),
-        ]
+def _refused_value(*checks: tuple[str, str | None, Callable[[str], str]]) -> str | None:
+    """The first option whose value the INI and YAML outputs could not carry, and why; checked
+    before anything is read or written."""
     for flag, value, check in checks:
         try:
             if value is not None:
                 check(value)
         except ways.UsageError as exc:
             return f"{flag}: {exc}"
-    return _format_problem(args) if args.command is _profiles else None
+    return None
+
+
+def _usage_error(command: str, problem: str) -> int:
+    print(f"reconciler {command}: {problem}", file=sys.stderr)
+    return os.EX_USAGE
 
 
 def _format_problem(args: argparse.Namespace) -> str | None:
+    """Options that do not go together with the format."""
     if args.profile_format != ways.GRANTED:
         return None
     if args.output is None:
@@ -349,10 +352,9 @@ def _replace(target: Path, text: str) -> None:
 
 
 def _links(args: argparse.Namespace) -> int:
-    problem = _usage_problem(args)
+    problem = _refused_value(("--user", args.user, ways.check_user_name))
     if problem:
-        print(f"reconciler links: {problem}", file=sys.stderr)
-        return os.EX_USAGE
+        return _usage_error("links", problem)
     found = _ways(args)[1]
     print(ways.render_links(found, _partition(args)), end="")
     return 0
