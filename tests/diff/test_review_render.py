@@ -486,3 +486,31 @@ def test_a_very_long_access_effect_is_cut_with_a_count_of_the_rest() -> None:
     assert lines[0] == "+ dave -> a000 as Admin"
     assert lines[199] == "+ dave -> a199 as Admin"
     assert lines[200] == "... and 3 more in the text or JSON plan"
+
+
+def test_distant_changes_in_one_policy_are_two_hunks_apart() -> None:
+    arns = [f"arn:aws:iam::{i:012}:role/R" for i in range(1, 13)]
+    before = _grants(*arns)
+    after = _grants("arn:aws:iam::000000000000:role/R", *arns[:-1])
+    lines = render.text(plan.Plan.of([plan.PutGroupGrants("G", before, after)])).splitlines()
+
+    assert lines[1:9] == [
+        "            ],",
+        '            "Effect": "Allow",',
+        '            "Resource": [',
+        '    +         "arn:aws:iam::000000000000:role/R",',
+        '              "arn:aws:iam::000000000001:role/R",',
+        '              "arn:aws:iam::000000000002:role/R",',
+        '              "arn:aws:iam::000000000003:role/R",',
+        "      ...",
+    ]
+    assert lines[9:17] == [
+        '              "arn:aws:iam::000000000008:role/R",',
+        '              "arn:aws:iam::000000000009:role/R",',
+        '              "arn:aws:iam::000000000010:role/R",',
+        '    -         "arn:aws:iam::000000000011:role/R",',
+        '    -         "arn:aws:iam::000000000012:role/R"',
+        '    +         "arn:aws:iam::000000000011:role/R"',
+        "            ]",
+        "          }",
+    ]
