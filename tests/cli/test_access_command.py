@@ -333,3 +333,20 @@ def test_no_colour_when_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NO_COLOR", raising=False)
 
     assert cli._colour() is False
+
+
+def test_markdown_keeps_backticks_of_live_names_inside_the_code_block() -> None:
+    entry = access.Access("app", "Admin", "eve````", "G", None, False)
+
+    assert render.access_list([entry], render.AccessFormat.MARKDOWN, "Who") == (
+        "### Who\n\n`````text\neve```` -> app as Admin through group G\n`````\n"
+    )
+
+
+def test_live_without_aws_is_an_error_line_and_exit_1(
+    desired: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = _access(desired, capsys, "--live")
+
+    assert (status, out) == (1, "")
+    assert len(err.splitlines()) == 1 and err.startswith("error: ")
