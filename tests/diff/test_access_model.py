@@ -559,3 +559,23 @@ def test_a_withheld_membership_change_changes_no_access(
     withheld = plan.Withheld(plan.RemoveMember("Admins", "bob"), "mass removal")
 
     assert access.effect(document, live, plan.Plan(withheld=(withheld,))) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="only the roles the new document manages are looked at, so removing the grant to a "
+    "role the document no longer places in the account revokes access the effect never shows",
+)
+def test_a_grant_removed_with_its_role_from_the_document_is_revoked(live: state.OrgState) -> None:
+    without_shared_admin = load.parse_spec(
+        DOCUMENT.replace("    roles: [Admin]\n  - name: acme-prod", "  - name: acme-prod").replace(
+            "      - {account: shared, role: Admin}\n", ""
+        ),
+        "accounts.yaml",
+    )
+    change = plan.PutGroupGrants("Admins", _grants(SHARED_ADMIN, ACME_DEPLOY), _grants(ACME_DEPLOY))
+
+    assert access.effect(without_shared_admin, live, plan.Plan.of([change])) == [
+        AccessChange("shared", "Admin", "alice", REVOKE, "Admins", SHARED, True),
+        AccessChange("shared", "Admin", "bob", REVOKE, "Admins", SHARED, True),
+    ]
