@@ -514,3 +514,26 @@ def test_distant_changes_in_one_policy_are_two_hunks_apart() -> None:
         "            ]",
         "          }",
     ]
+
+
+def test_colour_never_reaches_markdown_or_json() -> None:
+    assert "\x1b" not in render.render(REVIEWED, render.Format.MARKDOWN, colour=True)
+    assert "\x1b" not in render.render(REVIEWED, render.Format.JSON, colour=True)
+
+
+def test_a_plan_without_access_changes_has_no_access_effect_block() -> None:
+    shown = render.text(plan.Plan.of([plan.CreateUnit(("Clients",))]))
+
+    assert (
+        shown
+        == "+ unit Clients: create under the root\nPlan: 1 to create, 0 to update, 0 to delete.\n"
+    )
+
+
+def test_findings_alone_still_say_nothing_changes() -> None:
+    assert render.text(plan.Plan(findings=(FINDING,))).splitlines() == [
+        "! access shared/Admin: erin can assume it through their own policy (hop), which the "
+        "document does not declare",
+        "No changes. The organization matches the document.",
+        "Plan: 0 to create, 0 to update, 0 to delete.",
+    ]
