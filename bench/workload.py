@@ -62,14 +62,21 @@ def document(n: int) -> dict[str, Any]:
         }
         for g in range(GROUPS)
     ]
+    # Every account sits below one of the two top units, which hand both roles down.
+    both_roles = ["AccountAccessRole", "ReadOnlyAccessRole"]
     return {
         "organization": {
             "management_account_id": MANAGEMENT,
             "bootstrap_role": BOOTSTRAP,
             "units": [
-                {"name": "Clients", "units": [{"name": n} for n in ("Acme", "Globex", "Initech")]},
+                {
+                    "name": "Clients",
+                    "roles": both_roles,
+                    "units": [{"name": n} for n in ("Acme", "Globex", "Initech")],
+                },
                 {
                     "name": "Environments",
+                    "roles": both_roles,
                     "units": [{"name": "Development"}, {"name": "Production"}],
                 },
             ],

@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -201,71 +202,188 @@ class _Model(BaseModel):
 class Unit(_Model):
     """An organizational unit and the units nested in it."""
 
-    name: UnitName
-    units: tuple[Unit, ...] = ()
+    name: UnitName = Field(
+        description="The unit's name, unique among its siblings; accounts name it in a path "
+        "from the root, like Clients/Acme."
+    )
+    roles: tuple[RoleName, ...] = Field(
+        default=(),
+        description="Role templates (access.roles) that every account in this unit or in a "
+        "unit nested in it carries, besides the account's own roles. Default: none.",
+    )
+    units: tuple[Unit, ...] = Field(
+        default=(), description="Units nested in this one. Default: none."
+    )
 
 
 class Organization(_Model):
-    management_account_id: AccountId
-    bootstrap_role: RoleName = "OrganizationAccountAccessRole"
-    units: tuple[Unit, ...] = ()
+    """The organization: its management account, the daemon's way in, and its units."""
+
+    management_account_id: AccountId = Field(
+        description="The 12-digit id of the management account, quoted; apply refuses "
+        "credentials of another organization."
+    )
+    bootstrap_role: RoleName = Field(
+        default="OrganizationAccountAccessRole",
+        description="The role the daemon assumes in member accounts; it is never read or "
+        "changed. Default: OrganizationAccountAccessRole.",
+    )
+    units: tuple[Unit, ...] = Field(
+        default=(), description="The organizational units under the root. Default: none."
+    )
 
 
 class RoleTemplate(_Model):
     """A role for people, created in every account that carries it."""
 
-    name: RoleName
-    policies: tuple[PolicyArn, ...] = Field(default=(), max_length=MAX_ROLE_POLICIES)
-    inline_policies: dict[PolicyName, dict[str, Any]] = Field(default_factory=dict)
-    require_mfa: StrictBool = True
-    max_session_duration: StrictInt = Field(default=3600, ge=3600, le=43200)
-    # Take over a live role of this name made without the daemon's marker, in every account.
-    adopt: StrictBool = False
+    name: RoleName = Field(description="The IAM role's name, unique ignoring case.")
+    policies: tuple[PolicyArn, ...] = Field(
+        default=(),
+        max_length=MAX_ROLE_POLICIES,
+        description=f"ARNs of managed policies attached to the role, at most "
+        f"{MAX_ROLE_POLICIES}. Default: none.",
+    )
+    inline_policies: dict[PolicyName, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="IAM policy documents embedded in the role, by policy name; "
+        f"{ROLE_INLINE_POLICY_LIMIT} characters in all. Default: none.",
+    )
+    require_mfa: StrictBool = Field(
+        default=True,
+        description="Whether assuming the role requires MFA (a condition in its trust "
+        "policy). Default: true.",
+    )
+    max_session_duration: StrictInt = Field(
+        default=3600,
+        ge=3600,
+        le=43200,
+        description="The longest session, in seconds, from 3600 to 43200. Default: 3600.",
+    )
+    adopt: StrictBool = Field(
+        default=False,
+        description="Take over a live role of this name made without the daemon's marker, "
+        "in every account that carries it. Default: false.",
+    )
 
 
 class Access(_Model):
-    source_account_id: AccountId | None = None
-    roles: tuple[RoleTemplate, ...] = ()
+    """Where people's users live and the roles they may be granted."""
+
+    source_account_id: AccountId | None = Field(
+        default=None,
+        description="The 12-digit id of the account holding people's IAM users and groups, "
+        "quoted; roles trust it. Default: the management account.",
+    )
+    roles: tuple[RoleTemplate, ...] = Field(
+        default=(),
+        description="Role templates. A template is created only in the accounts that carry "
+        "it: those listing it in accounts[].roles or in a unit above them "
+        "(organization.units[].roles). Default: none.",
+    )
 
 
 class Account(_Model):
-    name: AccountName
-    email: Email
-    id: AccountId | None = None
-    unit: Text | None = None
-    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=MAX_TAGS)
-    roles: tuple[RoleName, ...] | None = None
-    # Roles of this account to take over although they were made without the daemon's marker.
-    adopt_roles: tuple[RoleName, ...] = ()
+    """An account of the organization, created unless it has an id."""
+
+    name: AccountName = Field(
+        description="The account's name, unique; used in profile names and console links."
+    )
+    email: Email = Field(description="The root user's email address, unique.")
+    id: AccountId | None = Field(
+        default=None,
+        description="The 12-digit id of an existing account, quoted, to adopt it. "
+        "Default: none (found by email, else created).",
+    )
+    unit: Text | None = Field(
+        default=None,
+        description="The path of the account's unit from the root, like Clients/Acme. "
+        "Default: the root.",
+    )
+    tags: dict[TagKey, TagValue] = Field(
+        default_factory=dict,
+        max_length=MAX_TAGS,
+        description=f"The account's tags, at most {MAX_TAGS}; undeclared keys are left alone "
+        "unless policy.prune is true. Default: none.",
+    )
+    roles: tuple[RoleName, ...] = Field(
+        default=(),
+        description="Role templates (access.roles) this account carries, besides those its "
+        "unit and the units above it list. Default: none.",
+    )
+    adopt_roles: tuple[RoleName, ...] = Field(
+        default=(),
+        description="Roles of this account, among those it carries, to take over although "
+        "they were made without the daemon's marker. Default: none.",
+    )
 
 
 class Grant(_Model):
-    account: Text
-    role: Text
+    """The right to assume one role in one account."""
+
+    account: Text = Field(description="The name of a declared account.")
+    role: Text = Field(description="A role that account carries.")
 
 
 class Group(_Model):
-    name: GroupName
-    users: tuple[UserName, ...] = ()
-    grants: tuple[Grant, ...] = ()
-    # Take over a live group of this name made outside the daemon's path (and its members).
-    adopt: StrictBool = False
+    """An IAM group in the source account: its members and the roles they may assume."""
+
+    name: GroupName = Field(description="The IAM group's name, unique ignoring case.")
+    users: tuple[UserName, ...] = Field(
+        default=(),
+        description="The group's members, exactly: others are removed. Default: none.",
+    )
+    grants: tuple[Grant, ...] = Field(
+        default=(),
+        description="The roles the members may assume, exactly: other policies on the group "
+        "are removed. Default: none.",
+    )
+    adopt: StrictBool = Field(
+        default=False,
+        description="Take over a live group of this name made outside the daemon's path, "
+        "with its members. Default: false.",
+    )
 
 
 class Policy(_Model):
-    prune: StrictBool = False
-    max_changes: StrictInt = Field(default=50, ge=0)
-    protected_accounts: tuple[Text, ...] = ()
+    """What the daemon may do."""
+
+    prune: StrictBool = Field(
+        default=False,
+        description="Delete marked resources the document no longer declares, and account "
+        "tags it does not name. Default: false.",
+    )
+    max_changes: StrictInt = Field(
+        default=50,
+        ge=0,
+        description="A plan with more changes than this is refused as a whole. Default: 50.",
+    )
+    protected_accounts: tuple[Text, ...] = Field(
+        default=(),
+        description="Names or ids of accounts whose unit, tags and roles are never changed. "
+        "Default: none.",
+    )
 
 
 class Spec(_Model):
     """The whole document."""
 
-    organization: Organization
-    access: Access
-    accounts: tuple[Account, ...] = ()
-    groups: tuple[Group, ...] = ()
-    policy: Policy = Field(default_factory=Policy)
+    organization: Organization = Field(description="The organization and its units.")
+    access: Access = Field(description="The source account and the role templates.")
+    accounts: tuple[Account, ...] = Field(
+        default=(), description="The accounts the daemon manages. Default: none."
+    )
+    groups: tuple[Group, ...] = Field(
+        default=(), description="IAM groups in the source account. Default: none."
+    )
+    policy: Policy = Field(
+        default_factory=Policy, description="What the daemon may do. Default: see Policy."
+    )
+    # The roles each unit path hands down, from the unit upward: `role_names` runs for every
+    # account on every pass, so the tree is walked once per document, not once per account.
+    _inherited: dict[str, tuple[str, ...]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._inherited = dict(_inherited_roles(self.organization.units, ()))
 
     @property
     def source_account_id(self) -> str:
@@ -273,10 +391,14 @@ class Spec(_Model):
         return self.access.source_account_id or self.organization.management_account_id
 
     def role_names(self, account: Account) -> tuple[str, ...]:
-        """The role templates an account carries: its own list, or every template."""
-        if account.roles is not None:
-            return account.roles
-        return tuple(role.name for role in self.access.roles)
+        """The role templates an account carries, each once: its own `roles` first, then those
+        of its unit, of that unit's parent, and so on up to the root. No role is implied."""
+        return _once((*account.roles, *self._inherited.get(account.unit or "", ())))
+
+    def roles_known(self, account: Account) -> bool:
+        """Whether `role_names` is the whole answer: not when the account names a unit the
+        document does not declare, whose roles (and its ancestors') cannot be known."""
+        return account.unit is None or account.unit in self._inherited
 
     def role(self, name: str) -> RoleTemplate:
         return next(role for role in self.access.roles if role.name == name)
@@ -287,6 +409,22 @@ class Spec(_Model):
     def is_protected(self, account: Account) -> bool:
         protected = set(self.policy.protected_accounts)
         return account.name in protected or (account.id is not None and account.id in protected)
+
+
+def _inherited_roles(
+    units: tuple[Unit, ...], above: tuple[str, ...], parent: str = ""
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Each unit's path with the roles it and its ancestors list, nearest first."""
+    for unit in units:
+        path = f"{parent}/{unit.name}" if parent else unit.name
+        roles = _once((*unit.roles, *above))
+        yield path, roles
+        yield from _inherited_roles(unit.units, roles, path)
+
+
+def _once(names: tuple[str, ...]) -> tuple[str, ...]:
+    """`names` without repeats, each where it first appears."""
+    return tuple(dict.fromkeys(names))
 
 
 Loc = tuple[str | int, ...]
@@ -304,7 +442,7 @@ def unit_paths(units: tuple[Unit, ...], parent: tuple[str, ...] = ()) -> Iterato
 def check_references(spec: Spec) -> list[Problem]:
     """Problems that span parts of the document, each at the location of the offending value."""
     return [
-        *_check_units(spec.organization.units, ("organization", "units")),
+        *_check_units(spec.organization.units, ("organization", "units"), _templates(spec)),
         *_check_roles(spec),
         *_check_accounts(spec),
         *_check_groups(spec),
@@ -312,13 +450,20 @@ def check_references(spec: Spec) -> list[Problem]:
     ]
 
 
-def _check_units(units: tuple[Unit, ...], loc: Loc, depth: int = 1) -> Iterator[Problem]:
+def _templates(spec: Spec) -> set[str]:
+    return {role.name for role in spec.access.roles}
+
+
+def _check_units(
+    units: tuple[Unit, ...], loc: Loc, templates: set[str], depth: int = 1
+) -> Iterator[Problem]:
     seen: set[str] = set()
     for index, unit in enumerate(units):
         here = (*loc, index)
         if unit.name in seen:
             yield (*here, "name"), f"unit {unit.name!r} appears twice under the same parent"
         seen.add(unit.name)
+        yield from _check_role_list(unit.roles, (*here, "roles"), templates)
         if depth > MAX_UNIT_DEPTH:
             yield (
                 (*here, "name"),
@@ -326,7 +471,18 @@ def _check_units(units: tuple[Unit, ...], loc: Loc, depth: int = 1) -> Iterator[
                 f"AWS allows at most {MAX_UNIT_DEPTH} levels below the root",
             )
             continue
-        yield from _check_units(unit.units, (*here, "units"), depth + 1)
+        yield from _check_units(unit.units, (*here, "units"), templates, depth + 1)
+
+
+def _check_role_list(roles: tuple[str, ...], loc: Loc, templates: set[str]) -> Iterator[Problem]:
+    """A unit's or an account's `roles`: each names a role template, and names it once."""
+    listed: set[str] = set()
+    for index, role in enumerate(roles):
+        if role not in templates:
+            yield (*loc, index), _unknown("role", role, templates, "access.roles")
+        elif role in listed:
+            yield (*loc, index), f"role {role!r} is listed twice"
+        listed.add(role)
 
 
 def _check_roles(spec: Spec) -> Iterator[Problem]:
@@ -366,7 +522,7 @@ def _bootstrap_clash(role: RoleTemplate, bootstrap: str) -> str:
 
 def _check_accounts(spec: Spec) -> Iterator[Problem]:
     paths = {"/".join(path) for path in unit_paths(spec.organization.units)}
-    templates = {role.name for role in spec.access.roles}
+    templates = _templates(spec)
     names: set[str] = set()
     emails: set[str] = set()
     ids: set[str] = set()
@@ -384,14 +540,12 @@ def _check_accounts(spec: Spec) -> Iterator[Problem]:
         if account.unit is not None and account.unit not in paths:
             allowed = ", ".join(sorted(paths)) or "none are declared"
             yield (*loc, "unit"), f"unit {account.unit!r} is not in organization.units ({allowed})"
-        for role_index, role in enumerate(account.roles or ()):
-            if role not in templates:
-                yield (*loc, "roles", role_index), _unknown("role", role, templates, "access.roles")
+        yield from _check_role_list(account.roles, (*loc, "roles"), templates)
         carried = set(spec.role_names(account))
         for role_index, role in enumerate(account.adopt_roles):
             if is_aws_service_role(role):
                 yield (*loc, "adopt_roles", role_index), _service_role(role)
-            elif role not in carried:
+            elif role not in carried and spec.roles_known(account):
                 yield (
                     (*loc, "adopt_roles", role_index),
                     f"account {account.name!r} does not carry role {role!r}, so there is "
@@ -432,7 +586,8 @@ def _check_grant(
         yield (*loc, "account"), _unknown("account", grant.account, set(accounts), "accounts")
         return
     carried = spec.role_names(account)
-    if grant.role not in carried:
+    # An undeclared unit is reported at the account; what it would hand down is unknown.
+    if grant.role not in carried and spec.roles_known(account):
         yield (
             (*loc, "role"),
             f"account {grant.account!r} does not carry role {grant.role!r}; "

@@ -23,6 +23,7 @@ accounts:
     id: "{legacy_id}"
     email: legacy@example.com
     unit: Legacy
+    roles: [AccountAccessRole]
 groups:
   - name: Operators
     adopt: true

@@ -109,10 +109,19 @@ def _without_auditors_and_read_only(text: str) -> str:
     start = text.index("  - name: Auditors")
     end = text.index("policy:")
     text = text[:start] + "\n" + text[end:]
-    return text.replace(
-        "    tags: {client: acme, environment: development}\n",
-        "    tags: {client: acme, environment: development}\n    roles: [AccountAccessRole]\n",
-    ).replace("      - {account: acme-dev, role: ReadOnlyAccessRole}\n", "")
+    # acme-dev receives ReadOnlyAccessRole from the Clients unit: the unit stops handing it
+    # down, and the other client accounts declare it themselves.
+    read_only = "    roles: [ReadOnlyAccessRole]\n"
+    acme_prod = "    tags: {client: acme, environment: production}\n"
+    globex_prod = "    tags: {client: globex, environment: production}\n"
+    for old, new in (
+        ("      roles: [ReadOnlyAccessRole]   # every client account\n", ""),
+        (acme_prod, acme_prod + read_only),
+        (globex_prod, globex_prod + read_only),
+    ):
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return text
 
 
 def _drop_account(text: str, name: str) -> str:

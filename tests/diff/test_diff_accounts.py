@@ -19,7 +19,8 @@ ACME_PROD = (
     LAST_ACCOUNT + "  - name: acme-prod\n"
     "    email: aws+acme-prod@example.com\n"
     "    unit: Environments/Production\n"
-    "    tags: {environment: production, client: acme}\n",
+    "    tags: {environment: production, client: acme}\n"
+    "    roles: [AccountAccessRole, ReadOnlyAccessRole]\n",
 )
 NO_CHANGES = "Plan: 0 to create, 0 to update, 0 to delete."
 

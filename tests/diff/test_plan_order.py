@@ -19,7 +19,8 @@ ACME_PROD = (
     LAST_ACCOUNT,
     LAST_ACCOUNT + "  - name: acme-prod\n"
     "    email: aws+acme-prod@example.com\n"
-    "    unit: Environments/Production\n",
+    "    unit: Environments/Production\n"
+    "    roles: [AccountAccessRole, ReadOnlyAccessRole]\n",
 )
 PRUNE = ("groups:\n", "policy: {prune: true}\ngroups:\n")
 SOURCE = "444444444444"

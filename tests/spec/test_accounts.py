@@ -81,7 +81,10 @@ def test_malformed_email(variant: Variant, only_issue: OnlyIssue, email: str) ->
 
 
 def test_duplicate_account_name(variant: Variant, only_issue: OnlyIssue) -> None:
-    text = with_third_account(variant, "  - name: shared\n    email: aws+shared2@example.com\n")
+    text = with_third_account(
+        variant,
+        "  - name: shared\n    email: aws+shared2@example.com\n    roles: [ReadOnlyAccessRole]\n",
+    )
 
     issue = only_issue(text)
 

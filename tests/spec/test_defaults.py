@@ -43,25 +43,6 @@ def test_bootstrap_role_defaults_to_the_organizations_one(minimal: str) -> None:
     assert document.organization.bootstrap_role == "OrganizationAccountAccessRole"
 
 
-def test_account_without_roles_carries_every_template(minimal: str) -> None:
-    document = load.parse_spec(minimal, "accounts.yaml")
-
-    assert document.role_names(document.account("acme-dev")) == (
-        "AccountAccessRole",
-        "ReadOnlyAccessRole",
-    )
-    assert document.role_names(document.account("shared")) == ("ReadOnlyAccessRole",)
-
-
-def test_account_with_an_empty_role_list_carries_none(variant: Variant) -> None:
-    text = variant(("    unit: Clients/Acme\n", "    unit: Clients/Acme\n    roles: []\n"))
-    text = text.replace("      - {account: acme-dev, role: AccountAccessRole}\n", "")
-
-    document = load.parse_spec(text, "accounts.yaml")
-
-    assert document.role_names(document.account("acme-dev")) == ()
-
-
 def test_account_defaults(minimal: str) -> None:
     shared = load.parse_spec(minimal, "accounts.yaml").account("shared")
 

@@ -85,7 +85,7 @@ def documents(noisy: bool) -> st.SearchStrategy[dict[Any, Any]]:
     if noisy:
         account_id |= st.integers(min_value=0, max_value=10**13)
     role = pick(ROLES)
-    unit = st.deferred(lambda: model({"name": pick(UNITS)}, units=many(unit)))
+    unit = st.deferred(lambda: model({"name": pick(UNITS)}, roles=many(role), units=many(unit)))
     return model(
         {
             "organization": model(

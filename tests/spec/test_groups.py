@@ -121,6 +121,7 @@ def sized_document(last_role_length: int, *, with_ids: bool) -> str:
         f"  - name: a{n}\n"
         + (f'    id: "{100000000000 + n}"\n' if with_ids else "")
         + f"    email: a{n}@example.com\n"
+        + f"    roles: [{WIDE_ROLE}, {last_role}]\n"
         for n in range(54)
     ]
     grants = [f"      - {{account: a{n}, role: {WIDE_ROLE}}}\n" for n in range(53)]

@@ -45,15 +45,16 @@ def test_unknown_key_in_a_nested_unit(variant: Variant, only_issue: OnlyIssue) -
 
     assert (issue.line, issue.column) == (8, 11)
     assert issue.field == "organization.units[0].units[0].id"
-    assert issue.message == "unknown key 'id'; allowed here: name, units"
+    assert issue.message == "unknown key 'id'; allowed here: name, roles, units"
 
 
 def test_missing_organization(variant: Variant, only_issue: OnlyIssue) -> None:
     text = variant(
         (
             'organization:\n  management_account_id: "111111111111"\n  units:\n'
-            "    - name: Clients\n      units:\n        - name: Acme\n",
-            "",
+            "    - name: Clients\n      units:\n        - name: Acme\n"
+            "      roles: [AccountAccessRole, ReadOnlyAccessRole]\n",
+            "\n",
         )
     )
 
@@ -93,7 +94,8 @@ def test_organization_as_a_list_instead_of_a_mapping(
     text = variant(
         (
             'organization:\n  management_account_id: "111111111111"\n  units:\n'
-            "    - name: Clients\n      units:\n        - name: Acme\n",
+            "    - name: Clients\n      units:\n        - name: Acme\n"
+            "      roles: [AccountAccessRole, ReadOnlyAccessRole]\n",
             'organization:\n  - "111111111111"\n',
         )
     )

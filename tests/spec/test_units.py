@@ -11,6 +11,7 @@ Variant = Callable[..., str]
 OnlyIssue = Callable[[str], SpecIssue]
 
 LAST_UNIT = "        - name: Acme\n"  # line 7
+CLIENTS_ROLES = "      roles: [AccountAccessRole, ReadOnlyAccessRole]\n"  # line 8, ends the units
 
 
 def chain(depth: int) -> str:
@@ -23,8 +24,8 @@ def chain(depth: int) -> str:
 
 def test_five_levels_of_units_are_valid(variant: Variant) -> None:
     text = variant(
-        (LAST_UNIT, LAST_UNIT + chain(5)),
-        ("unit: Clients/Acme", "unit: L1/L2/L3/L4/L5"),
+        (CLIENTS_ROLES, CLIENTS_ROLES + chain(5)),
+        ("unit: Clients/Acme", "unit: L1/L2/L3/L4/L5\n    roles: [AccountAccessRole]"),
     )
 
     document = load.parse_spec(text, "accounts.yaml")
@@ -37,9 +38,9 @@ def test_six_levels_of_units_are_refused_at_the_sixth(
 ) -> None:
     line = chain(6)
 
-    issue = only_issue(variant((LAST_UNIT, LAST_UNIT + line)))
+    issue = only_issue(variant((CLIENTS_ROLES, CLIENTS_ROLES + line)))
 
-    assert (issue.line, issue.column) == (8, line.index("L6") + 1)
+    assert (issue.line, issue.column) == (9, line.index("L6") + 1)
     assert issue.field == "organization.units[1].units[0].units[0].units[0].units[0].units[0].name"
     assert issue.message == (
         "unit 'L6' is nested 6 levels deep; AWS allows at most 5 levels below the root"
@@ -55,7 +56,7 @@ def test_duplicate_unit_name_under_one_parent(variant: Variant, only_issue: Only
 
 
 def test_same_unit_name_under_different_parents_is_valid(variant: Variant) -> None:
-    text = variant((LAST_UNIT, LAST_UNIT + "    - name: Acme\n"))
+    text = variant((CLIENTS_ROLES, CLIENTS_ROLES + "    - name: Acme\n"))
 
     document = load.parse_spec(text, "accounts.yaml")
 
@@ -63,8 +64,8 @@ def test_same_unit_name_under_different_parents_is_valid(variant: Variant) -> No
 
 
 def test_unit_name_with_a_slash(variant: Variant, only_issue: OnlyIssue) -> None:
-    issue = only_issue(variant((LAST_UNIT, LAST_UNIT + "    - name: Acme/Dev\n")))
+    issue = only_issue(variant((CLIENTS_ROLES, CLIENTS_ROLES + "    - name: Acme/Dev\n")))
 
-    assert (issue.line, issue.column) == (8, 13)
+    assert (issue.line, issue.column) == (9, 13)
     assert issue.field == "organization.units[1].name"
     assert "no '/'" in issue.message
