@@ -376,7 +376,9 @@ class Spec(_Model):
         default=(), description="IAM groups in the source account. Default: none."
     )
     policy: Policy = Field(
-        default_factory=Policy, description="What the daemon may do. Default: see Policy."
+        default_factory=Policy,
+        description="What the daemon may do. Default: no pruning, at most 50 changes a plan, "
+        "no protected accounts.",
     )
     # The roles each unit path hands down, from the unit upward: `role_names` runs for every
     # account on every pass, so the tree is walked once per document, not once per account.
