@@ -86,12 +86,17 @@ def review(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> plan.Plan:
 def effect(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> list[plan.AccessChange]:
     """The (user, account, role) pairs the plan grants and revokes, through groups: the live
     groups (their members and every policy) before the plan, and as its changes leave them
-    after. Users' own policies are not changed by a plan and are left out of both."""
-    roles = _managed_roles(document, org)
-    groups_only = replace(org, user_policies={})
-    before = _pairs(org.groups, groups_only, roles, _live_mfa(document, org, roles))
+    after. A plan changes no user's own policy: those count only for their Deny statements.
+
+    The roles are those the document manages, and those the live grant policies name in its
+    accounts (a grant dropped together with its role is still a revocation). MFA is the live
+    trust policy's before, and after what the plan leaves: the document's word for a role it
+    manages, unless that role's change is withheld."""
+    roles = {**_granted_roles(document, org), **_managed_roles(document, org)}
+    before_mfa = _live_mfa(document, org, roles)
+    before = _pairs(org.groups, org, roles, before_mfa)
     after_groups = groups_after(org.groups, p.changes)
-    after = _pairs(after_groups, groups_only, roles, _declared_mfa(document, roles))
+    after = _pairs(after_groups, org, roles, _mfa_after(document, org, p, roles, before_mfa))
     changes = [
         _change(plan.AccessAction.GRANT, k, g, roles) for k, g in after.items() if k not in before
     ]
@@ -179,9 +184,52 @@ def _pairs(
     """(role, mfa, user) -> (user, the first group by name that grants it)."""
     pairs: dict[_PairKey, tuple[str, str]] = {}
     for user, group, _, arn in sorted(_ways(groups, org, roles)):
-        if arn in mfa:
+        if arn in mfa and group != OWN_POLICY:
             pairs.setdefault((arn, mfa[arn], user.lower()), (user, group))
     return pairs
+
+
+def _granted_roles(document: spec.Spec, org: state.OrgState) -> dict[str, _Role]:
+    """Role ARN -> role, for each role in one of the document's accounts that a live grant
+    policy names, whether or not the document still places it there."""
+    matched = state.match_accounts(document, org.accounts)
+    by_id = {live.id: name for name, live in matched.items() if live.id}
+    roles = {}
+    for group in org.groups.values():
+        for arn in plan.grants_of(group.grant_policy):
+            parts = arn.split(":", 5)  # arn:partition:iam::account:role/path/name
+            if len(parts) == 6 and parts[4] in by_id and parts[5].startswith("role/"):
+                roles[arn] = _Role(by_id[parts[4]], parts[4], parts[5].rpartition("/")[2])
+    return roles
+
+
+def _mfa_after(
+    document: spec.Spec,
+    org: state.OrgState,
+    p: plan.Plan,
+    roles: Mapping[str, _Role],
+    before: Mapping[str, bool],
+) -> dict[str, bool]:
+    """Role ARN -> whether assuming it asks for MFA once the plan is applied, for the roles
+    that exist then: the document decides for the roles it manages, except where their
+    change is withheld; the others stay as they are, unless the plan deletes them."""
+    managed = _managed_roles(document, org)
+    withheld = {_role_key(w.change) for w in p.withheld if isinstance(w.change, plan.RoleChange)}
+    deleted = {_role_key(c) for c in p.changes if isinstance(c, plan.DeleteRole)}
+    result = {}
+    for arn, role in roles.items():
+        key = (role.account, role.name.lower())
+        if key in deleted:
+            continue
+        if arn in managed and key not in withheld:
+            result[arn] = _document_mfa(document, role.name)
+        elif arn in before:
+            result[arn] = before[arn]
+    return result
+
+
+def _role_key(change: plan.RoleChange) -> tuple[str, str]:
+    return change.account_name, change.role.lower()
 
 
 def _change(
@@ -263,10 +311,6 @@ def _managed_roles(document: spec.Spec, org: state.OrgState) -> dict[str, _Role]
     return roles
 
 
-def _declared_mfa(document: spec.Spec, roles: Mapping[str, _Role]) -> dict[str, bool]:
-    return {arn: document.role(role.name).require_mfa for arn, role in roles.items()}
-
-
 def _live_mfa(
     document: spec.Spec, org: state.OrgState, roles: Mapping[str, _Role]
 ) -> dict[str, bool]:
@@ -279,7 +323,7 @@ def _live_mfa(
         if account is None:
             continue  # not created yet: nothing to assume
         if account.roles is None:
-            result[arn] = document.role(role.name).require_mfa
+            result[arn] = _document_mfa(document, role.name)
             continue
         live_role = next(
             (r for n, r in account.roles.items() if n.lower() == role.name.lower()), None
@@ -287,3 +331,10 @@ def _live_mfa(
         if live_role is not None:
             result[arn] = policies.PolicyDocument.of(live_role.trust_policy).requires_mfa
     return result
+
+
+def _document_mfa(document: spec.Spec, role: str) -> bool:
+    """Whether the document's role template asks for MFA (a role it does not declare: yes,
+    the safe reading)."""
+    template = next((r for r in document.access.roles if r.name == role), None)
+    return True if template is None else template.require_mfa

@@ -202,6 +202,8 @@ def _assume_rule(statement: Mapping[str, Any]) -> AssumeRule | None:
         )
     if not covers or statement.get("Effect") not in ("Allow", "Deny"):
         return None
+    if "Resource" not in statement and "NotResource" not in statement:
+        return None  # a trust policy's statement (a Principal, no resource) grants nothing
     negated = "Resource" not in statement
     values = [str(r) for r in statement.get("NotResource" if negated else "Resource", [])]
     return AssumeRule(

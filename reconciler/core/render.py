@@ -312,7 +312,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 def _access_csv(entries: list[access.Access]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out)  # RFC 4180's CRLF: a carriage return inside a cell is quoted
     writer.writerow(["user", "group", "account", "account_id", "role", "mfa", "policy"])
     for e in entries:
         row = [e.user, e.group, e.account, e.account_id or "", e.role, str(e.mfa).lower()]

@@ -490,11 +490,6 @@ def test_review_carries_the_effect_and_the_findings(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the access effect takes every role's MFA from the document after the plan, even "
-    "when the trust change is withheld: it reports a revoke and a grant that do not happen",
-)
 def test_a_withheld_trust_change_changes_no_access(
     document: spec.Spec, live: state.OrgState
 ) -> None:
@@ -533,11 +528,6 @@ def test_a_managed_policy_detached_from_a_declared_group_is_revoked(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the access effect leaves users' own policies out, their unconditional Deny too: "
-    "it reports a grant into a role the user's own Deny keeps closed (live() honours it)",
-)
 def test_a_member_added_whose_own_policy_denies_the_role_gains_nothing(
     document: spec.Spec, live: state.OrgState
 ) -> None:
@@ -561,11 +551,6 @@ def test_a_withheld_membership_change_changes_no_access(
     assert access.effect(document, live, plan.Plan(withheld=(withheld,))) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="only the roles the new document manages are looked at, so removing the grant to a "
-    "role the document no longer places in the account revokes access the effect never shows",
-)
 def test_a_grant_removed_with_its_role_from_the_document_is_revoked(live: state.OrgState) -> None:
     without_shared_admin = load.parse_spec(
         DOCUMENT.replace("    roles: [Admin]\n  - name: acme-prod", "  - name: acme-prod").replace(

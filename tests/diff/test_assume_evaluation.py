@@ -213,11 +213,6 @@ def test_only_the_roles_asked_about_are_answered() -> None:
     assert _doc(_allow("*")).allows_assuming(frozenset()) == frozenset()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a statement with a Principal and no Resource (a trust policy) is read as allowing "
-    "sts:AssumeRole on every role, although it grants its holder nothing",
-)
 def test_a_trust_policy_is_no_identity_policy_and_allows_nothing() -> None:
     trust = PolicyDocument.of(policies.trust_policy("999999999999", require_mfa=True))
 
