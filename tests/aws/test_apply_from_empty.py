@@ -109,7 +109,7 @@ def test_profiles_and_links_find_the_created_accounts(
     links = capsys.readouterr().out.split()
     dev = applied.account_id("aws+acme-dev@example.com")
     assert (
-        f"https://signin.aws.amazon.com/switchrole?roleName=AccountAccessRole&account={dev}&displayName=acme-dev"
+        f"https://signin.aws.amazon.com/switchrole?roleName=AccountAccessRole&account={dev}&displayName=acme-dev-account-access"
         in links
     )
     assert not any("no id yet" in line for line in links)
