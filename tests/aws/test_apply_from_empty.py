@@ -97,8 +97,12 @@ def test_plan_json_lists_the_same_changes_as_text(
         f"{symbols[c['action']]} {c['kind']} {c['resource']}: {c['summary']}"
         for c in document["changes"]
     ]
-    assert shown == text[:-1]
-    assert document["summary"]["create"] == len(text) - 1
+    summary = next(i for i, line in enumerate(text) if line.startswith("Plan: "))
+    assert shown == text[:summary]
+    assert document["summary"]["create"] == summary
+    # The access effect follows the summary, in text and in JSON alike.
+    granted = [f"+ {a['user']} -> {a['account']} as {a['role']}" for a in document["access"]]
+    assert [line.removesuffix(" (MFA)") for line in text[summary + 3 :]] == granted
 
 
 def test_profiles_and_links_find_the_created_accounts(
