@@ -85,6 +85,8 @@ SKELETON = [
     "",
     "**Plan: 2 to create, 0 to update, 0 to delete.**",
     "",
+    "**Changes:**",
+    "",
     "",
     "<details><summary>Notes</summary>",
     "",
