@@ -94,9 +94,13 @@ def converged(aws: Aws) -> Aws:
 
 
 def _plan_lines(url: str, capsys: pytest.CaptureFixture[str], expect: int) -> list[str]:
+    """The plan's lines before its summary, without the policy diffs indented under changes
+    (the access effect follows the summary)."""
     capsys.readouterr()
     assert cli.main(["plan", "--endpoint-url", url]) == expect
-    return capsys.readouterr().out.splitlines()[:-1]
+    lines = capsys.readouterr().out.splitlines()
+    summary = next(i for i, line in enumerate(lines) if line.startswith("Plan: "))
+    return [line for line in lines[:summary] if not line.startswith("    ")]
 
 
 @pytest.mark.parametrize("name", DRIFTS)
