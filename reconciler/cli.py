@@ -12,12 +12,11 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler import __version__, daemon, logs, reconcile, source
+from reconciler import __version__, daemon, files, logs, reconcile, source
 from reconciler.aws import read
 from reconciler.core import access, policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
@@ -233,13 +232,15 @@ def _profiles(args: argparse.Namespace) -> int:
     if problem:
         return _usage_error("profiles", problem)
     if args.output is not None:  # refused before the document is read or AWS asked
-        _check_targets(Path(args.output), ways.file_names(args.profile_format))
+        files.check_targets(
+            Path(args.output), ways.file_names(args.profile_format), ways.WRITTEN_MARKER
+        )
     document, found = _ways(args)
     partition = _partition(args)
     mfa_serial = args.mfa_serial or _default_mfa_serial(
         document.source_account_id, args.user, partition, args.profile_format
     )
-    files = ways.render(
+    rendered = ways.render(
         args.profile_format,
         found,
         source_profile=args.source_profile,
@@ -248,9 +249,11 @@ def _profiles(args: argparse.Namespace) -> int:
         partition=partition,
     )
     if args.output is None:
-        print(*files.values(), sep="", end="")
-    else:
-        _write_files(Path(args.output), args.profile_format, files)
+        print(*rendered.values(), sep="", end="")
+        return 0
+    marked = {name: ways.marked(args.profile_format, text) for name, text in rendered.items()}
+    for target in files.write_files(Path(args.output), marked, ways.WRITTEN_MARKER):
+        print(f"wrote {target}", file=sys.stderr)
     return 0
 
 
@@ -299,56 +302,6 @@ def _default_mfa_serial(
             file=sys.stderr,
         )
     return f"arn:{partition}:iam::{source_account_id}:mfa/YOUR-IAM-USER-NAME"
-
-
-def _write_files(directory: Path, profile_format: str, files: dict[str, str]) -> None:
-    """Each file into `directory`, atomically; all are checked before any is written, so a
-    refusal leaves the directory as it was."""
-    _check_targets(directory, tuple(files))
-    directory.mkdir(parents=True, exist_ok=True)
-    targets = {directory / name: ways.marked(profile_format, text) for name, text in files.items()}
-    for target, text in targets.items():
-        _replace(target, text)
-        print(f"wrote {target}", file=sys.stderr)
-
-
-def _check_targets(directory: Path, names: Sequence[str]) -> None:
-    if directory.exists() and not directory.is_dir():
-        raise ReconcilerError(f"--output {directory} exists and is not a directory")
-    for name in names:
-        _check_replaceable(directory / name)
-
-
-def _check_replaceable(target: Path) -> None:
-    """Only a regular file this command wrote is replaced; a symbolic link is never followed,
-    as it could lead out of the directory."""
-    if target.is_symlink():
-        raise ReconcilerError(f"{target} is a symbolic link: not followed, not replaced")
-    if not target.exists():
-        return
-    if not target.is_file():
-        raise ReconcilerError(f"{target} exists and is not a regular file: not replaced")
-    with target.open(encoding="utf-8", errors="replace") as existing:
-        first_line = existing.readline()
-    if not first_line.startswith(ways.WRITTEN_MARKER):
-        raise ReconcilerError(
-            f"{target} exists and was not written by reconciler profiles: not replaced; "
-            "move it away or choose another --output"
-        )
-
-
-def _replace(target: Path, text: str) -> None:
-    """Write beside `target`, then rename over it: a reader sees the old file or the new."""
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(temporary).replace(target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _links(args: argparse.Namespace) -> int:

@@ -438,7 +438,7 @@ def test_a_file_the_command_did_not_write_is_never_replaced(
     )
 
     assert (status, out) == (1, "")
-    assert "was not written by reconciler profiles: not replaced" in err
+    assert "was not written by reconciler: not replaced" in err
     assert (out_dir / "config").read_text(encoding="utf-8") == "[default]\nregion = eu-west-1\n"
     assert sorted(p.name for p in out_dir.iterdir()) == ["config"]  # granted.yml not written either
 
