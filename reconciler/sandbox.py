@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,27 @@ def _client(service: str, url: str, **keys: str) -> Any:
     )
 
 
+def plan_command(url: str, desired: Path) -> str:
+    """`reconciler plan` against this simulator, as a shell command that works from any
+    directory and a new terminal: the console script by its full path (it lives in the
+    virtualenv, which a new terminal does not have on PATH) and the document by its own."""
+    script = Path(sys.executable).parent / "reconciler"
+    program = (
+        shlex.quote(str(script))
+        if script.is_file() and os.access(script, os.X_OK)
+        else f"{shlex.quote(sys.executable)} -m reconciler.cli"
+    )
+    variables = " ".join(
+        f"{name}={value}"
+        for name, value in (
+            ("AWS_ENDPOINT_URL", url),
+            *DUMMY_CREDENTIALS.items(),
+            ("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+    )
+    return f"{variables} \\\n    {program} plan --desired {shlex.quote(str(desired.resolve()))}"
+
+
 def banner(url: str, listen: str, desired: Path) -> str:
     host, _, port = listen.rpartition(":")
     shown = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
@@ -108,7 +131,6 @@ some drift (a role without MFA, an account outside its unit, a stray group membe
 
 Edit the document (add an account, a group member), save, and watch the next pass apply it.
 In another terminal, against the same simulator:
-  AWS_ENDPOINT_URL={url} AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox \\
-    reconciler plan --desired {desired}
+  {plan_command(url, desired)}
 Stop with Ctrl-C.
 """
