@@ -101,6 +101,7 @@ class Daemon:
         self.stop = threading.Event()
         self._pass_lock = threading.Lock()
         self._sessions: dict[tuple[str, str, str | None], Sessions] = {}
+        self._invalid_reported: str | None = None  # the newest revision, once logged invalid
         self._metrics_app = make_wsgi_app(self.metrics.registry)
 
     # --- one pass -------------------------------------------------------------------------
@@ -121,13 +122,24 @@ class Daemon:
                 report.error = exc
             # Whatever happened, the pass is recorded here and only here: the log first, so
             # that whoever sees a metric change finds its log lines already written.
-            _log_pass(report)
+            _log_pass(report, invalid_reported=self._invalid_reported)
+            self._remember_invalid(report)
             self.metrics.record(report)
+            # Ready once a pass has reached a result: the document in force was read, planned
+            # and (in apply mode) applied, whatever became of each change.
             if report.result is not None:
                 self.ready.set()
         finally:
             self._pass_lock.release()
         return True
+
+    def _remember_invalid(self, report: PassReport) -> None:
+        """An invalid newest revision is logged at error level once, and at warning level on
+        the passes after while it stays the newest; a valid revision ends that."""
+        if report.source in (SourceStatus.INVALID, SourceStatus.REFUSED):
+            self._invalid_reported = report.revision
+        elif report.source is SourceStatus.VALID:
+            self._invalid_reported = None
 
     def _pass(self, report: PassReport) -> None:
         started = time.monotonic()
@@ -267,9 +279,10 @@ class Daemon:
         return _text(start_response, "404 Not Found", "not found\n")
 
 
-def _log_pass(report: PassReport) -> None:
-    """The log lines of one pass, from its report: the source, then the pass's end."""
-    _log_source(report)
+def _log_pass(report: PassReport, *, invalid_reported: str | None = None) -> None:
+    """The log lines of one pass, from its report: the source, then the pass's end.
+    `invalid_reported`: the revision an earlier pass already logged as invalid, if any."""
+    _log_source(report, invalid_reported)
     if report.error is not None:
         if isinstance(report.error, ReconcilerError):
             log.error("pass failed: %s", report.error)
@@ -281,13 +294,16 @@ def _log_pass(report: PassReport) -> None:
         _log_result(report.result, report.mode)
 
 
-def _log_source(report: PassReport) -> None:
+def _log_source(report: PassReport, invalid_reported: str | None) -> None:
     if report.source is SourceStatus.UNAVAILABLE:
         log.error(
             "source unavailable, keeping the revision in force: %s", "; ".join(report.problems)
         )
     elif report.source in (SourceStatus.INVALID, SourceStatus.REFUSED):
-        log.error(
+        # Error once per revision; a reminder at warning level while it stays the newest.
+        repeated = report.revision == invalid_reported
+        log.log(
+            logging.WARNING if repeated else logging.ERROR,
             "revision %s is invalid and is not applied; still enforcing %s",
             report.revision,
             report.in_force or "none",
@@ -315,20 +331,16 @@ def _log_result(result: reconcile.Result, mode: Mode) -> None:
     for finding in result.plan.findings:  # apply leaves them: someone must decide
         log.warning("undeclared access: %s", finding.line())
     counts = result.plan.counts()
-    log.info(
-        "pass done: %s",
-        result.plan.summary(),
-        extra={
-            "fields": {
-                "mode": mode,
-                "converged": result.converged,
-                "changes": sum(counts.values()),
-                "failed": len(result.failed),
-                "findings": len(result.plan.findings),
-                "seconds": round(sum(result.durations.values()), 3),
-            }
-        },
+    fields: dict[str, object] = {"mode": mode}
+    if mode is Mode.APPLY:  # a plan changes nothing, so it converges nothing either
+        fields["converged"] = result.converged
+    fields.update(
+        changes=sum(counts.values()),
+        failed=len(result.failed),
+        findings=len(result.plan.findings),
+        seconds=round(sum(result.durations.values()), 3),
     )
+    log.info("pass done: %s", result.plan.summary(), extra={"fields": fields})
 
 
 def _text(start_response: Any, status: str, body: str) -> list[bytes]:

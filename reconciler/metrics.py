@@ -4,23 +4,30 @@
 Metrics are derived from values (a pass's `PassReport`, each AWS call's botocore event), never
 from log lines. Labels are bounded: kind, change, result, phase, service, operation, outcome,
 the document's account names and the role names it places in them.
+
+No `*_created` series are exposed: a counter's creation time says nothing an operator needs, and
+each labelled counter would otherwise double the series Prometheus stores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Gauge, Histogram, Info, disable_created_metrics
 from prometheus_client import Counter as PromCounter
 
 from reconciler import __version__
 from reconciler.core.plan import SOURCE_ACCOUNT, Action, Kind, Plan, Status
 from reconciler.core.spec import Spec
 from reconciler.reconcile import Mode, Phase, Result
+
+# Process-wide in prometheus_client: it holds for every registry, this one's first.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RESULTS = ("success", "error")
 
@@ -82,13 +89,17 @@ class Metrics:
         r = self.registry
         self.drift = Gauge(
             "reconciler_drift_resources",
-            "Changes the last plan found, by resource kind and change.",
+            "Drift left by the last pass, by resource kind and change: in apply mode the changes "
+            "it found and did not make (failed, skipped or not attempted, withheld, or all of "
+            "them when the plan was refused); in plan mode every change it found, withheld ones "
+            "included.",
             ["kind", "change"],
             registry=r,
         )
         self.account_drift = Gauge(
             "reconciler_account_drift_resources",
-            "Changes the last plan found, per account.",
+            "Drift left by the last pass, per account, counted as reconciler_drift_resources; "
+            "no series for an account that could not be read, whose drift is unknown.",
             ["account"],
             registry=r,
         )
@@ -107,7 +118,13 @@ class Metrics:
             registry=r,
         )
         self.passes = PromCounter(
-            "reconciler_reconcile", "Reconcile passes, by result.", ["result"], registry=r
+            "reconciler_reconcile",
+            "Reconcile passes, by result: error when the pass itself failed (no valid revision, "
+            "source or read failure, plan refused, unexpected error); a pass that completed "
+            "with failed changes is a success, its changes are counted by "
+            "reconciler_changes_applied_total.",
+            ["result"],
+            registry=r,
         )
         self.duration = Histogram(
             "reconciler_reconcile_duration_seconds",
@@ -118,7 +135,8 @@ class Metrics:
         )
         self.last_success = Gauge(
             "reconciler_last_success_timestamp_seconds",
-            "Unix time at the end of the last successful pass.",
+            "Unix time at the end of the last successful pass: the last that completed, "
+            "failed changes or not.",
             registry=r,
         )
         self.changes = PromCounter(
@@ -184,7 +202,9 @@ class Metrics:
         self._record_access(report.result.plan, report.roles)
         for phase, seconds in report.durations.items():
             self.duration.labels(phase.value).observe(seconds)
-        ok = not report.result.refused and not report.result.failed
+        # A pass completed even when some changes failed: those are counted per change above,
+        # and left as drift. Only a refused plan, which changes nothing, fails the pass.
+        ok = report.result.refused is None
         self.passes.labels("success" if ok else "error").inc()
         if ok:
             self.last_success.set(time.time())
@@ -233,16 +253,26 @@ class Metrics:
             self.source_valid.set(0)
 
     def _record_drift(self, result: Result, account_names: tuple[str, ...]) -> None:
-        """Drift is what the plan found, applied or not: after apply, the next pass shows
-        whether it is gone. Withheld changes are drift too."""
-        changes = [*result.plan.changes, *(w.change for w in result.plan.withheld)]
-        by_kind = Counter((c.kind, c.action) for c in changes)
+        """The drift the pass leaves: the changes it found and did not make. In plan mode
+        nothing is made, so that is every change found; in apply mode, the changes failed,
+        skipped or never attempted (a refused plan attempts none). Withheld changes are left
+        in both modes. An unreachable account was not read: its drift is unknown, so it has
+        no per-account series until a pass reads it again (reconciler_account_reachable says
+        why), and the per-kind totals count only what was read."""
+        applied = {id(o.change) for o in result.outcomes if o.status is Status.APPLIED}
+        left = [c for c in result.plan.changes if id(c) not in applied]
+        left += [w.change for w in result.plan.withheld]
+        by_kind = Counter((c.kind, c.action) for c in left)
         for kind in Kind:
             for action in Action:
                 self.drift.labels(kind.value, action.value).set(by_kind[(kind, action)])
-        by_account = Counter(c.account for c in changes if c.account)
+        by_account = Counter(c.account for c in left if c.account)
         for name in account_names:
-            self.account_drift.labels(name).set(by_account[name])
+            if name in result.plan.unreachable:
+                with contextlib.suppress(KeyError):
+                    self.account_drift.remove(name)
+            else:
+                self.account_drift.labels(name).set(by_account[name])
 
     def _forget_accounts(self, keep: tuple[str, ...]) -> None:
         """Drop series of accounts no longer in the document, so they do not linger."""
