@@ -1,7 +1,13 @@
+# PYTHON_ARGCOMPLETE_OK
 """The `reconciler` command line: thin wrappers that call the pipeline and set the exit status.
 
 Every flag also reads `RECONCILER_<FLAG>` from the environment, so a
 Kubernetes ConfigMap can configure the daemon without a command line.
+
+Every error is one line on stderr, never a traceback. A usage error (an unknown flag, a bad
+value, a missing argument, a bad `RECONCILER_<FLAG>` value) exits 64 (EX_USAGE), as 2 means
+"changes found" for `plan`; Ctrl-C exits 130; a closed stdout (`reconciler schema | head -1`)
+exits 141 quietly, as a shell reports a command that SIGPIPE ended.
 """
 
 from __future__ import annotations
@@ -9,12 +15,18 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import Any, NoReturn
+
+import argcomplete
 
 from reconciler import __version__, daemon, files, logs, reconcile, source
 from reconciler.aws import read
@@ -26,33 +38,119 @@ Command = Callable[[argparse.Namespace], int]
 # An instance name is a tag value, an IAM path element and part of a tag key: all three accept
 # these characters; AWS reserves tag keys that start with "aws", and a leading "-" reads as a flag.
 _INSTANCE = re.compile(r"(?!aws|-)[A-Za-z0-9+=.@_-]{1,64}", re.IGNORECASE)
+# The exit status of a command line the commands cannot use (sysexits.h), as `plan` uses 2.
+EX_USAGE = 64
+# Interrupted by Ctrl-C, and stdout closed by its reader: as a shell reports a command that
+# SIGINT or SIGPIPE ended (128 + the signal's number).
+EX_INTERRUPTED, EX_BROKEN_PIPE = 130, 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    _check_signature_options(parser, args)
+    argcomplete.autocomplete(parser)  # answers the shell's completion request, then exits
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command's own parser, whose --help lists what it takes
+        _usage_exit(
+            f"reconciler {args.command_name}", f"unrecognized arguments: {' '.join(unknown)}"
+        )
+    _check_signature_options(args)
+    _resolve_jitter(args)
     command: Command = args.command
     try:
-        return command(args)
+        with _interruptible(args.command_name):
+            status = command(args)
+            sys.stdout.flush()  # a closed stdout shows here, not at exit
+            return status
     except SpecError as exc:
         print(f"invalid document: {exc}", file=sys.stderr)
         return 1
     except ReconcilerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(_interrupted(args.command_name), file=sys.stderr)
+        return EX_INTERRUPTED
+    except BrokenPipeError:
+        _drop_stdout()
+        return EX_BROKEN_PIPE
 
 
-def _check_signature_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+def _interrupted(command: str) -> str:
+    return f"reconciler {command}: interrupted"
+
+
+@contextmanager
+def _interruptible(command: str) -> Iterator[None]:
+    """Ctrl-C ends the command at once with one line and exit status 130, even while worker
+    threads wait on AWS (a pass left half done is finished by the next one). The daemon
+    installs its own handler, and stops cleanly. Off the main thread, nothing changes."""
+
+    def interrupted(signum: int, frame: FrameType | None) -> None:
+        with suppress(OSError, ValueError):
+            sys.stdout.flush()
+        print(_interrupted(command), file=sys.stderr, flush=True)
+        os._exit(EX_INTERRUPTED)
+
+    try:
+        previous = signal.signal(signal.SIGINT, interrupted)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush of what the closed pipe
+    did not take raises nothing (as the Python documentation on SIGPIPE recommends)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind stdout: nothing to flush at exit
+        pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line on stderr and exit status 64, not argparse's usage and 2."""
+
+    def error(self, message: str) -> NoReturn:
+        _usage_exit(self.prog, message)
+
+
+def _usage_exit(prog: str, message: str) -> NoReturn:
+    print(_usage_line(prog, message), file=sys.stderr)
+    raise SystemExit(EX_USAGE)
+
+
+def _usage_line(prog: str, message: str) -> str:
+    """`reconciler plan: error: ...; see reconciler plan --help`, on one line whatever the
+    message quotes from the command line (control characters escaped)."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    return f"{prog}: error: {shown}; see '{prog} --help'"
+
+
+def _check_signature_options(args: argparse.Namespace) -> None:
     """Half of the signature options would look like protection and give none: refused."""
     verify = getattr(args, "verify_signatures", False)
     signers = getattr(args, "allowed_signers", None)
+    prog = f"reconciler {args.command_name}"
     if verify and not signers:
-        parser.error("--verify-signatures needs --allowed-signers FILE")
+        _usage_exit(prog, "--verify-signatures needs --allowed-signers FILE")
     if signers and not verify:
-        parser.error("--allowed-signers is read only with --verify-signatures")
+        _usage_exit(prog, "--allowed-signers is read only with --verify-signatures")
     if verify and not args.source_url:
-        parser.error("--verify-signatures needs --source-url: a directory carries no signatures")
+        _usage_exit(
+            prog, "--verify-signatures needs --source-url: a directory carries no signatures"
+        )
+
+
+def _resolve_jitter(args: argparse.Namespace) -> None:
+    """`--jitter` not given (nor RECONCILER_JITTER): a tenth of the interval chosen."""
+    if getattr(args, "jitter", 0) is None:
+        args.jitter = args.interval / 10
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -199,23 +297,27 @@ def _ways(args: argparse.Namespace) -> tuple[spec.Spec, list[ways.Way]]:
     document = source.read_document(args.desired)
     if args.user is not None:  # an unknown user is refused before any AWS call
         args.user = ways.user_as_named(document, args.user)
-    return document, ways.ways_in(document, ids=_created_ids(document, args), user=args.user)
+    ids, problem = _created_ids(document, args)
+    return document, ways.ways_in(document, ids=ids, user=args.user, lookup_problem=problem)
 
 
-def _created_ids(document: spec.Spec, args: argparse.Namespace) -> dict[str, str]:
-    """Ids of accounts created from the document, looked up by email; none when offline.
-    Online, `args.partition` defaults to the partition of the credentials."""
+def _created_ids(
+    document: spec.Spec, args: argparse.Namespace
+) -> tuple[dict[str, str], str | None]:
+    """Ids of accounts created from the document, looked up by email, and why they could not
+    be (no credentials, AWS unreachable; None: looked up). Online, `args.partition` defaults
+    to the partition of the credentials."""
     if all(account.id for account in document.accounts):
-        return {}
+        return {}, None
     sessions = reconcile.sessions_for(document, args.endpoint_url, 1, read_only=True)
     try:
         live = read.list_accounts(sessions)
         args.partition = args.partition or sessions.identity().partition
     except AwsError as exc:
         print(f"note: could not look up account ids ({exc})", file=sys.stderr)
-        return {}
+        return {}, str(exc)
     matched = state.match_accounts(document, live)
-    return {name: account.id for name, account in matched.items() if account.id}
+    return {name: account.id for name, account in matched.items() if account.id}, None
 
 
 def _partition(args: argparse.Namespace) -> str:
@@ -270,8 +372,8 @@ def _refused_value(*checks: tuple[str, str | None, Callable[[str], str]]) -> str
 
 
 def _usage_error(command: str, problem: str) -> int:
-    print(f"reconciler {command}: {problem}", file=sys.stderr)
-    return os.EX_USAGE
+    print(_usage_line(f"reconciler {command}", problem), file=sys.stderr)
+    return EX_USAGE
 
 
 def _format_problem(args: argparse.Namespace) -> str | None:
@@ -320,7 +422,11 @@ class _EnvOption(argparse.Action):
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         variable = "RECONCILER_" + dest.upper()
         kwargs = self._from_environment(variable, os.environ.get(variable), kwargs)
-        kwargs["help"] = f"{kwargs.get('help', '')} [env {variable}]".strip()
+        help_text = kwargs.get("help", "")
+        default = kwargs.get("default")
+        if default is not None and not isinstance(default, bool) and "default" not in help_text:
+            help_text += " (default: %(default)s)"
+        kwargs["help"] = f"{help_text} [env {variable}]".strip()
         super().__init__(option_strings, dest, **kwargs)
 
     def _from_environment(
@@ -354,7 +460,7 @@ class _EnvDefault(_EnvOption):
         choices = kwargs.get("choices")
         if choices is not None and value not in choices:
             # argparse checks choices on the command line only, not on defaults.
-            raise SystemExit(f"reconciler: {variable}={value!r} is not one of {list(choices)}")
+            _usage_exit("reconciler", f"{variable}={value!r} is not one of {', '.join(choices)}")
         return {**kwargs, "default": value, "required": False}
 
 
@@ -369,7 +475,7 @@ class _EnvFlag(_EnvOption):
     ) -> dict[str, Any]:
         flag = (value or "").strip().lower()
         if flag not in self._ON | self._OFF:
-            raise SystemExit(f"reconciler: {variable}={flag!r} must be true or false")
+            _usage_exit("reconciler", f"{variable}={flag!r} must be true or false")
         return {**kwargs, "nargs": 0, "default": flag in self._ON}
 
     def _given(self, values: Any) -> Any:
@@ -377,7 +483,7 @@ class _EnvFlag(_EnvOption):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="reconciler",
         description="GitOps for AWS Organizations and cross-account access.",
     )
@@ -386,7 +492,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(command=handler)
+        sub.set_defaults(command=handler, command_name=name)
         sub.add_argument(
             "--desired",
             action=_EnvDefault,
@@ -522,13 +628,19 @@ def _daemon_options(
             default=None,
             help="ssh-keygen allowed signers file for --verify-signatures",
         )
-    option("--interval", default=interval, type=float, help="seconds between passes")
-    option("--jitter", default=min(30, interval / 10), type=float, help="random delay, seconds")
+    option("--interval", default=interval, type=_seconds(zero=False), help="seconds between passes")
+    option(
+        "--jitter",
+        default=None,  # resolved after parsing, from the interval chosen
+        type=_seconds(zero=True),
+        help="at most this many seconds of random delay before each pass "
+        "(default: a tenth of --interval)",
+    )
     option(
         "--mode",
         default=reconcile.Mode.APPLY.value,
         choices=[mode.value for mode in reconcile.Mode],
-        help="plan only reports drift",
+        help="apply corrects drift; plan only reports it",
     )
     option(
         "--listen",
@@ -542,6 +654,22 @@ def _daemon_options(
         choices=["debug", "info", "warning", "error"],
         help="log level",
     )
+
+
+def _seconds(*, zero: bool) -> Callable[[str], float]:
+    """A finite number of seconds, more than 0 (or 0 too, with `zero`)."""
+
+    def seconds(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not math.isfinite(number) or number < 0 or (number == 0 and not zero):
+            bound = "0 or more" if zero else "more than 0"
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds, {bound}")
+        return number
+
+    return seconds
 
 
 def _instance_name(value: str) -> str:

@@ -1,8 +1,9 @@
 """Ways in: AWS CLI profiles, browser-extension and Granted configurations, and console
 switch-role links for the roles groups grant.
 
-Pure: takes the document and the account ids known so far, returns text. An account still to
-be created has no id yet; it is listed as such instead of getting a broken ARN.
+Pure: takes the document and the account ids known so far, returns text. An account without
+an id is listed as such instead of getting a broken ARN: as not created yet when the ids were
+looked up and it was not among them, as unknown (and why) when they could not be looked up.
 
 A profile's name depends only on its account's and its role's names, `<account>-<role>` with the
 role in kebab case, so reordering roles or grants never points a profile at another role.
@@ -60,6 +61,8 @@ class Way:
     account_id: str | None
     role: str
     profile: str
+    # Why `account_id` is None when the ids could not be looked up; None: looked up, not created.
+    lookup_problem: str | None = None
 
 
 def profile_name(account: str, role: str) -> str:
@@ -67,8 +70,15 @@ def profile_name(account: str, role: str) -> str:
     return f"{account}-{_kebab(role)}"
 
 
-def ways_in(document: spec.Spec, ids: Mapping[str, str], user: str | None = None) -> list[Way]:
-    """Every granted (account, role), or only those `user`'s groups grant, in document order."""
+def ways_in(
+    document: spec.Spec,
+    ids: Mapping[str, str],
+    user: str | None = None,
+    lookup_problem: str | None = None,
+) -> list[Way]:
+    """Every granted (account, role), or only those `user`'s groups grant, in document order.
+    `lookup_problem`: why the ids of accounts declared without one could not be looked up
+    (None: `ids` holds every account that exists)."""
     granted = {(g.account, g.role) for group in _groups_of(document, user) for g in group.grants}
     ways = [
         Way(
@@ -76,6 +86,7 @@ def ways_in(document: spec.Spec, ids: Mapping[str, str], user: str | None = None
             account.id or ids.get(account.name),
             role,
             profile_name(account.name, role),
+            None if account.id or account.name in ids else lookup_problem,
         )
         for account in document.accounts
         for role in document.role_names(account)
@@ -293,7 +304,15 @@ def render_links(ways: list[Way], partition: str = policies.DEFAULT_PARTITION) -
 
 
 def _not_created(way: Way) -> str:
+    """The comment in place of a way into an account without an id: unknown, and why, when the
+    ids could not be looked up; else not created yet."""
+    if way.lookup_problem is not None:
+        problem = " ".join(way.lookup_problem.split())  # a comment is one line
+        return (
+            f"# {way.profile}: account {way.account!r} id unknown: could not look up account ids "
+            f"({problem}); pass credentials or declare its id\n"
+        )
     return (
-        f"# {way.profile}: account {way.account!r} has no id yet (not created); "
-        "run 'reconciler apply', then run this again\n"
+        f"# {way.profile}: account {way.account!r} is not created yet: the daemon or "
+        "'reconciler apply' creates it; run this again then\n"
     )

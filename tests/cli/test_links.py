@@ -105,8 +105,9 @@ def test_account_without_an_id_gets_a_comment_not_a_link(
         "existing-account-access",
     )
     assert lines[1:] == [
-        "# newcomer-account-access: account 'newcomer' has no id yet (not created); "
-        "run 'reconciler apply', then run this again"
+        "# newcomer-account-access: account 'newcomer' id unknown: could not look up account "
+        "ids (organizations:ListAccounts: no AWS credentials found); pass credentials or "
+        "declare its id"
     ]
 
 

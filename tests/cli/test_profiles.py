@@ -185,8 +185,9 @@ def test_account_without_an_id_is_named_not_given_a_broken_arn(
         "arn:aws:iam::222222222222:role/AccountAccessRole"
     )
     assert (
-        "# newcomer-account-access: account 'newcomer' has no id yet (not created); "
-        "run 'reconciler apply', then run this again"
+        "# newcomer-account-access: account 'newcomer' id unknown: could not look up account "
+        "ids (organizations:ListAccounts: no AWS credentials found); pass credentials or "
+        "declare its id"
     ) in out.splitlines()
     assert re.findall(r"arn:aws:iam::[^:]*:role/", out) == ["arn:aws:iam::222222222222:role/"]
 

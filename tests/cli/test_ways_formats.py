@@ -167,12 +167,13 @@ def test_granted_writes_a_profile_registry(
     [
         (
             [],
-            "reconciler profiles: --format granted writes a registry directory: pass --output DIR",
+            "reconciler profiles: error: --format granted writes a registry directory: pass "
+            "--output DIR; see 'reconciler profiles --help'",
         ),
         (
             ["--output", "registry", "--mfa-serial", "arn:aws:iam::999999999999:mfa/alice"],
-            "reconciler profiles: --format granted asks each person for their MFA device: "
-            "drop --mfa-serial",
+            "reconciler profiles: error: --format granted asks each person for their MFA device: "
+            "drop --mfa-serial; see 'reconciler profiles --help'",
         ),
     ],
 )
@@ -323,7 +324,7 @@ def test_a_value_the_outputs_cannot_carry_is_a_usage_error_and_nothing_is_writte
 
     assert status == 64
     assert out == ""
-    assert err.startswith(f"reconciler profiles: {flag}: {value!r} is not ")
+    assert err.startswith(f"reconciler profiles: error: {flag}: {value!r} is not ")
     assert err.count("\n") == 1
     assert not out_dir.exists()
 
@@ -335,7 +336,7 @@ def test_an_output_directory_name_with_control_characters_is_a_usage_error(
     status, out, err = run(capsys, "--desired", str(access), "--output", value)
 
     assert (status, out) == (64, "")
-    assert err.startswith("reconciler profiles: --output: ")
+    assert err.startswith("reconciler profiles: error: --output: ")
     assert err.count("\n") == 1
 
 
@@ -347,7 +348,7 @@ def test_links_refuse_a_hostile_user_as_a_usage_error(
 
     out, err = capsys.readouterr()
     assert (status, out) == (64, "")
-    assert err.startswith(f"reconciler links: --user: {value!r} is not an IAM user name")
+    assert err.startswith(f"reconciler links: error: --user: {value!r} is not an IAM user name")
     assert err.count("\n") == 1
 
 
