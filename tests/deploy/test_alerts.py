@@ -34,6 +34,7 @@ ALERTS = {
     "ReconcilerDriftNotCorrected",
     "ReconcilerReconcileFailing",
     "ReconcilerReconcileStale",
+    "ReconcilerChangesFailing",
     "ReconcilerSourceInvalid",
     "ReconcilerAccountUnreachable",
     "ReconcilerUnmanagedAccess",
@@ -57,11 +58,12 @@ DASHBOARD_TOPICS = {
     "AWS API calls and errors": "reconciler_aws_api_calls_total",
 }
 
-# Sample-name suffixes each metric type exposes (prometheus_client, text format).
+# Sample-name suffixes each metric type exposes (prometheus_client, text format; no `_created`
+# series, which the registry does not expose).
 SUFFIXES = {
-    "counter": ("_total", "_created"),
-    "histogram": ("_bucket", "_sum", "_count", "_created"),
-    "summary": ("", "_sum", "_count", "_created"),
+    "counter": ("_total",),
+    "histogram": ("_bucket", "_sum", "_count"),
+    "summary": ("", "_sum", "_count"),
     "info": ("_info",),
     "gauge": ("",),
 }
@@ -204,6 +206,13 @@ def test_rules_use_only_registry_metrics() -> None:
     used = {name for rule in load_rules() for name in metric_names(rule["expr"])}
     assert used, "no reconciler_ metric found in the rules"
     assert used - registry_names() == set()
+
+
+def test_the_registry_exposes_no_created_series() -> None:
+    """Counters and histograms carry no `_created` samples: nothing may query them."""
+    samples = {s.name for family in Metrics().registry.collect() for s in family.samples}
+    assert "reconciler_reconcile_total" in samples
+    assert {name for name in samples if name.endswith("_created")} == set()
 
 
 def test_dashboard_uses_only_registry_metrics() -> None:
