@@ -9,6 +9,7 @@ the text into nodes, whose marks give each value's line and column; pydantic's e
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +37,87 @@ def parse_spec(text: str, filename: str) -> spec.Spec:
     try:
         document = spec.Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError([_issue(positions, error) for error in exc.errors()]) from None
+        issues = [_issue(positions, error) for error in exc.errors()]
+        issues += _references_of_the_rest(data, exc, positions)
+        raise SpecError(sorted(issues, key=lambda i: (i.line, i.column))) from None
     except RecursionError:
         raise SpecError([SpecIssue(filename, 1, 1, "", "the document refers to itself")]) from None
     problems = [*spec.check_inline_policies(document), *spec.check_references(document)]
     if problems:
         raise SpecError([positions.issue(loc, message) for loc, message in problems])
     return document
+
+
+# Lists whose entries can be left out one by one, so that the rest of the document is checked
+# in the same run: a wrong email should not hide a grant to an undeclared account.
+_SEPARABLE = (("accounts",), ("groups",), ("access", "roles"))
+
+
+def _references_of_the_rest(
+    data: Any, error: ValidationError, positions: _Positions
+) -> list[SpecIssue]:
+    """The reference problems of the document without the list entries that have errors of
+    their own, at their places in the document; none when other parts have errors too (then
+    what the references point at is not known)."""
+    broken: dict[tuple[str, ...], set[int]] = {}
+    for problem in error.errors():
+        place = _separable_entry(problem["loc"])
+        if place is None:
+            return []
+        broken.setdefault(place[0], set()).add(place[1])
+    rest, kept, assumed = _without(data, broken)
+    try:
+        document = spec.Spec.model_validate(rest)
+    except (ValidationError, RecursionError):
+        return []
+    return [
+        positions.issue(_original(loc, kept), message)
+        for loc, message in spec.check_references(document, assumed)
+    ]
+
+
+def _separable_entry(loc: tuple[int | str, ...]) -> tuple[tuple[str, ...], int] | None:
+    for path in _SEPARABLE:
+        if loc[: len(path)] == path and len(loc) > len(path) and isinstance(loc[len(path)], int):
+            return path, int(loc[len(path)])
+    return None
+
+
+def _without(
+    data: Any, broken: dict[tuple[str, ...], set[int]]
+) -> tuple[Any, dict[tuple[str, ...], list[int]], spec.Assumed]:
+    """`data` without the broken entries; for each list, the original index of each entry
+    kept; and the names of the entries left out."""
+    rest = copy.deepcopy(data)
+    kept: dict[tuple[str, ...], list[int]] = {}
+    names: dict[tuple[str, ...], set[str]] = {}
+    for path, indexes in broken.items():
+        parent = rest
+        for key in path[:-1]:
+            parent = parent[key]
+        entries = parent[path[-1]]
+        kept[path] = [i for i in range(len(entries)) if i not in indexes]
+        names[path] = {_name(entries[i]) for i in indexes} - {""}
+        parent[path[-1]] = [entries[i] for i in kept[path]]
+    assumed = spec.Assumed(
+        roles=frozenset(names.get(("access", "roles"), ())),
+        accounts=frozenset(names.get(("accounts",), ())),
+    )
+    return rest, kept, assumed
+
+
+def _name(entry: Any) -> str:
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _original(loc: spec.Loc, kept: dict[tuple[str, ...], list[int]]) -> spec.Loc:
+    """A location in the document without the broken entries, in the document as written."""
+    for path, indexes in kept.items():
+        at = len(path)
+        if loc[:at] == path and len(loc) > at and isinstance(loc[at], int):
+            return (*loc[:at], indexes[int(loc[at])], *loc[at + 1 :])
+    return loc
 
 
 def _too_large(filename: str) -> SpecIssue:

@@ -14,6 +14,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from pydantic import (
@@ -441,14 +442,25 @@ def unit_paths(units: tuple[Unit, ...], parent: tuple[str, ...] = ()) -> Iterato
         yield from unit_paths(unit.units, path)
 
 
-def check_references(spec: Spec) -> list[Problem]:
+@dataclass(frozen=True)
+class Assumed:
+    """Names taken to be declared although their entries are not in the document checked: the
+    entries that had errors of their own and were left out so that the rest could be checked.
+    A reference to one of them is not reported as unknown."""
+
+    roles: frozenset[str] = frozenset()
+    accounts: frozenset[str] = frozenset()
+
+
+def check_references(spec: Spec, assumed: Assumed = Assumed()) -> list[Problem]:
     """Problems that span parts of the document, each at the location of the offending value."""
+    templates = _templates(spec) | assumed.roles
     return [
-        *_check_units(spec.organization.units, ("organization", "units"), _templates(spec)),
+        *_check_units(spec.organization.units, ("organization", "units"), templates),
         *_check_roles(spec),
-        *_check_accounts(spec),
-        *_check_groups(spec),
-        *_check_protected(spec),
+        *_check_accounts(spec, templates),
+        *_check_groups(spec, assumed.accounts),
+        *_check_protected(spec, assumed.accounts),
     ]
 
 
@@ -522,9 +534,8 @@ def _bootstrap_clash(role: RoleTemplate, bootstrap: str) -> str:
     )
 
 
-def _check_accounts(spec: Spec) -> Iterator[Problem]:
+def _check_accounts(spec: Spec, templates: set[str]) -> Iterator[Problem]:
     paths = {"/".join(path) for path in unit_paths(spec.organization.units)}
-    templates = _templates(spec)
     names: set[str] = set()
     emails: set[str] = set()
     ids: set[str] = set()
@@ -555,7 +566,7 @@ def _check_accounts(spec: Spec) -> Iterator[Problem]:
                 )
 
 
-def _check_groups(spec: Spec) -> Iterator[Problem]:
+def _check_groups(spec: Spec, assumed_accounts: frozenset[str]) -> Iterator[Problem]:
     accounts = {account.name: account for account in spec.accounts}
     seen: set[str] = set()
     for index, group in enumerate(spec.groups):
@@ -569,7 +580,9 @@ def _check_groups(spec: Spec) -> Iterator[Problem]:
                 yield (*loc, "users", user_index), f"user {user!r} is listed twice"
             users_seen.add(user.lower())
         for grant_index, grant in enumerate(group.grants):
-            yield from _check_grant(spec, accounts, grant, (*loc, "grants", grant_index))
+            if grant.account not in assumed_accounts:
+                where = (*loc, "grants", grant_index)
+                yield from _check_grant(spec, accounts, grant, where, assumed_accounts)
         size = len(policies.compact_json(policies.grant_policy(_sized_arns(spec, group))))
         if size > policies.GROUP_INLINE_POLICY_LIMIT:
             yield (
@@ -581,11 +594,12 @@ def _check_groups(spec: Spec) -> Iterator[Problem]:
 
 
 def _check_grant(
-    spec: Spec, accounts: dict[str, Account], grant: Grant, loc: Loc
+    spec: Spec, accounts: dict[str, Account], grant: Grant, loc: Loc, assumed: frozenset[str]
 ) -> Iterator[Problem]:
     account = accounts.get(grant.account)
     if account is None:
-        yield (*loc, "account"), _unknown("account", grant.account, set(accounts), "accounts")
+        known = set(accounts) | assumed
+        yield (*loc, "account"), _unknown("account", grant.account, known, "accounts")
         return
     carried = spec.role_names(account)
     # An undeclared unit is reported at the account; what it would hand down is unknown.
@@ -605,8 +619,8 @@ def _sized_arns(spec: Spec, group: Group) -> list[str]:
     return [policies.role_arn(ids[g.account], g.role) for g in group.grants if g.account in ids]
 
 
-def _check_protected(spec: Spec) -> Iterator[Problem]:
-    names = {account.name for account in spec.accounts}
+def _check_protected(spec: Spec, assumed_accounts: frozenset[str]) -> Iterator[Problem]:
+    names = {account.name for account in spec.accounts} | assumed_accounts
     for index, entry in enumerate(spec.policy.protected_accounts):
         if entry not in names and not _ACCOUNT_ID.match(entry):
             yield (

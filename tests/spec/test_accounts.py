@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from reconciler.core import load
-from reconciler.core.errors import SpecIssue
+from reconciler.core.errors import SpecError, SpecIssue
 
 Variant = Callable[..., str]
 OnlyIssue = Callable[[str], SpecIssue]
@@ -150,14 +150,17 @@ def test_account_role_not_in_access_roles(variant: Variant, only_issue: OnlyIssu
 
 
 @pytest.mark.parametrize("name", ["acme dev", "-acme", "acme/dev", "a" * 51])
-def test_account_name_unfit_for_profiles_and_links(
-    variant: Variant, only_issue: OnlyIssue, name: str
-) -> None:
-    issue = only_issue(variant(("  - name: shared\n", f"  - name: {name}\n")))
+def test_account_name_unfit_for_profiles_and_links(variant: Variant, name: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load.parse_spec(variant(("  - name: shared\n", f"  - name: {name}\n")), "accounts.yaml")
+    name_issue, grant_issue = caught.value.issues
 
-    assert (issue.line, issue.column) == (20, 11)
-    assert issue.field == "accounts[1].name"
-    assert f"{name!r} is not a valid account name" in issue.message
+    assert (name_issue.line, name_issue.column) == (20, 11)
+    assert name_issue.field == "accounts[1].name"
+    assert f"{name!r} is not a valid account name" in name_issue.message
+    # In the same run: the grant still names the account by its old name.
+    assert (grant_issue.line, grant_issue.field) == (30, "groups[0].grants[1].account")
+    assert grant_issue.message.startswith("account 'shared' is not declared in accounts")
 
 
 @pytest.mark.parametrize(
