@@ -369,3 +369,16 @@ def test_unmanaged_access_panel_lists_only_accounts_and_roles_with_users() -> No
     assert (target["instant"], target["format"]) == (True, "table")
     renamed = panel["transformations"][0]["options"]["renameByName"]
     assert renamed == {"account": "Account", "role": "Role", "Value": "Users"}
+
+
+def test_drift_panels_speak_of_the_drift_left() -> None:
+    """The drift gauges show what the last pass left, not what its plan found."""
+    drift = {
+        panel["title"]
+        for panel in panels(load_dashboard())
+        if "reconciler_drift_resources" in str(panel.get("targets"))
+        or "reconciler_account_drift_resources" in str(panel.get("targets"))
+    }
+    assert drift == {"Drift left", "Drift left by kind and change", "Drift left by account"}
+    for panel in panels(load_dashboard()):
+        assert "last plan found" not in panel.get("description", ""), panel["title"]
