@@ -9,11 +9,12 @@ from __future__ import annotations
 import enum
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reconciler.aws import read, write
 from reconciler.aws.sessions import Sessions
-from reconciler.core import access, diff, safety, spec, state
+from reconciler.core import access, diff, plan, safety, spec, state
 from reconciler.core.errors import SafetyError
 from reconciler.core.plan import Outcome, Plan, Status
 
@@ -75,10 +76,13 @@ def reconcile(
     instance: str = state.DEFAULT_INSTANCE,
     timings: write.Timings | None = None,
     allow_mass_removal: bool = False,
+    progress: Progress | None = None,
 ) -> Result:
+    """`progress`, when given, is told each phase's advance: ("read", accounts read, of how
+    many) and ("apply", changes done, of how many)."""
     clock = _Clock()
     # Read the organization and every declared account's roles, in parallel.
-    live = read.read_live(document, sessions, concurrency, instance)
+    live = read.read_live(document, sessions, concurrency, instance, _phase(progress, "read"))
     clock.lap(Phase.READ)
     # Compute the changes, then let the safety rails refuse or withhold them.
     declared = state.declared(document, live, instance)
@@ -107,9 +111,20 @@ def reconcile(
         foreign_creations=live.foreign_creations,
         timings=timings or write.Timings(),
         stop=stop or threading.Event(),
+        progress=_phase(progress, "apply"),
     )
     outcomes = write.execute(guarded, context, concurrency)
     return Result(guarded, live, tuple(outcomes), durations=clock.lap(Phase.APPLY))
+
+
+# Told (phase, done, total): where a pass stands, for a progress line on a terminal.
+Progress = Callable[[str, int, int], None]
+
+
+def _phase(progress: Progress | None, phase: str) -> plan.Progress | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(phase, done, total)
 
 
 def _rules(document: spec.Spec, instance: str) -> diff.Rules:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from reconciler.aws.sessions import AccountClient, Sessions, iam_pages, organizations_pages
-from reconciler.core import policies, spec, state
+from reconciler.core import plan, policies, spec, state
 from reconciler.core.errors import AccessError, AwsError
 
 if TYPE_CHECKING:  # the stubs are a development dependency only
@@ -60,8 +60,10 @@ def read_live(
     sessions: Sessions,
     concurrency: int = 16,
     instance: str = state.DEFAULT_INSTANCE,
+    progress: plan.Progress | None = None,
 ) -> state.OrgState:
-    """The live state of everything the document could manage."""
+    """The live state of everything the document could manage; `progress` is told how many
+    of the declared accounts have been read."""
     org = read_organization(
         sessions, set(spec.unit_paths(document.organization.units)), concurrency, instance
     )
@@ -71,7 +73,7 @@ def read_live(
         if live.id is not None
     }
     accounts, unreachable = _read_accounts(
-        document, sessions, org.accounts, matched, concurrency, instance
+        document, sessions, org.accounts, matched, concurrency, instance, progress
     )
     try:
         source = read_source(sessions, document.source_account_id)
@@ -248,6 +250,7 @@ def _read_accounts(
     matched: Mapping[str, spec.Account],
     concurrency: int,
     instance: str,
+    progress: plan.Progress | None = None,
 ) -> tuple[list[state.Account], dict[str, str]]:
     unreachable: dict[str, str] = {}
     # Suspended and closing accounts are never assumed into: the diff reports them as they are.
@@ -273,7 +276,9 @@ def _read_accounts(
             for a in live
             if a.id is not None and a.id in readable
         }
-        for future in concurrent.futures.as_completed(futures):
+        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+            if progress is not None:
+                progress(done, len(futures))
             account = futures[future]
             declared = matched[account.id or ""]
             try:

@@ -92,6 +92,19 @@ class Context:
     creating: set[str] = field(default_factory=set)
     # Roles and groups this pass created, as (account id, lowercased name).
     created: set[tuple[str, str]] = field(default_factory=set)
+    # Told (changes done, changes in the plan) as each change comes to its final outcome.
+    progress: plan.Progress | None = None
+    planned: int = field(default=0, init=False)
+    finished: int = field(default=0, init=False)
+
+    def count(self, outcome: plan.Outcome) -> plan.Outcome:
+        """Counts a change whose outcome is final (a deferred one comes back later)."""
+        if self.progress is not None and not outcome.deferred:
+            with self.lock:
+                self.finished += 1
+                finished = self.finished
+            self.progress(finished, self.planned)
+        return outcome
 
     def __post_init__(self) -> None:
         self.limit_creations(resumed=0)
@@ -200,6 +213,7 @@ def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.
     for change in p.changes:
         by_stage[_phase(change)].append(change)
     context.creating.update(c.name for c in by_stage["lanes"] if isinstance(c, plan.CreateAccount))
+    context.planned = len(p.changes)
     outcomes = _sequential(by_stage["units"], context)
     outcomes += _lanes(by_stage["lanes"], by_stage["source"], context, concurrency)
     outcomes += _sequential(by_stage["prune"], context)
@@ -253,7 +267,7 @@ def _lane(changes: list[plan.Change], context: Context) -> list[plan.Outcome]:
     blocked: NotAttemptedError | None = None
     for change in changes:
         if blocked:
-            outcomes.append(plan.Outcome(change, plan.Status.SKIPPED, blocked))
+            outcomes.append(context.count(plan.Outcome(change, plan.Status.SKIPPED, blocked)))
             continue
         outcome = _apply_one(change, context)
         outcomes.append(outcome)
@@ -294,6 +308,10 @@ class _WaitingForAccountsError(ReconcilerError):
 
 
 def _apply_one(change: plan.Change, context: Context) -> plan.Outcome:
+    return context.count(_attempt(change, context))
+
+
+def _attempt(change: plan.Change, context: Context) -> plan.Outcome:
     if context.stop.is_set():
         stopping = NotAttemptedError("not attempted: shutting down")
         return plan.Outcome(change, plan.Status.SKIPPED, stopping)

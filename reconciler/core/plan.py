@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -68,6 +68,8 @@ class _NoAccountId:
 
 # A JSON value: what the machine-readable plan shows as a change's before and after.
 Json = Any
+# Told (done, total) as a pass reads accounts or applies changes: a progress line's source.
+Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)

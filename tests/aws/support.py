@@ -157,6 +157,7 @@ def run_pass(
     timings: write.Timings | None = None,
     instance: str = "reconciler",
     allow_mass_removal: bool = False,
+    progress: reconcile.Progress | None = None,
 ) -> reconcile.Result:
     """One pass over a document given as text, with an optional hook on the sessions."""
     document = parse(text)
@@ -171,6 +172,7 @@ def run_pass(
         timings=timings,
         instance=instance,
         allow_mass_removal=allow_mass_removal,
+        progress=progress,
     )
 
 
