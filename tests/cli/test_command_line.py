@@ -391,3 +391,28 @@ def test_the_shell_completes_commands_flags_and_choices(
     tmp_path: Path, line: str, candidates: list[str]
 ) -> None:
     assert _complete(line, tmp_path) == candidates
+
+
+def _raises(error: BaseException) -> cli.Command:
+    def command(args: object) -> int:
+        raise error
+
+    return command
+
+
+def test_an_interrupt_off_the_signal_handler_is_one_line_too(
+    offline: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_validate", _raises(KeyboardInterrupt()))
+
+    assert cli.main(["validate"]) == 130
+    assert capsys.readouterr() == ("", "reconciler validate: interrupted\n")
+
+
+def test_a_broken_pipe_in_process_is_quiet(
+    offline: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "_schema", _raises(BrokenPipeError()))
+
+    assert cli.main(["schema"]) == 141
+    assert capsys.readouterr() == ("", "")
