@@ -225,9 +225,7 @@ def _access(args: argparse.Namespace) -> int:
     """Who can reach which account as which role: from the document, or the live account."""
     document = source.read_document(args.desired)
     if args.live:
-        concurrency = int(args.concurrency)
-        sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=True)
-        entries = access.live(document, read.read_live(document, sessions, concurrency))
+        entries = _live_access(document, args)
         title = "Who can reach the managed roles (live)"
     else:
         entries = access.declared(document)
@@ -235,6 +233,28 @@ def _access(args: argparse.Namespace) -> int:
     chosen = [e for e in entries if _access_matches(e, args.user, args.account)]
     print(render.access_list(chosen, render.AccessFormat(args.access_format), title), end="")
     return 0
+
+
+def _live_access(document: spec.Spec, args: argparse.Namespace) -> list[access.Access]:
+    """Every way in the source account holds; what could not be read is said on stderr, and
+    an unreadable source account is an error, never an empty answer."""
+    concurrency = int(args.concurrency)
+    sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=True)
+    org = read.read_live(document, sessions, concurrency)
+    if org.source_unreachable:
+        raise ReconcilerError(f"the source account could not be read: {org.source_unreachable}")
+    for arn, why in sorted(org.unreadable_policies.items()):
+        print(
+            f"note: policy {arn} could not be read ({why}); its access is not listed",
+            file=sys.stderr,
+        )
+    for name, why in sorted(org.unreachable.items()):
+        print(
+            f"note: account {name} could not be read ({why}); its roles' MFA "
+            "is taken from the document",
+            file=sys.stderr,
+        )
+    return access.live(document, org)
 
 
 def _access_matches(entry: access.Access, user: str | None, account: str | None) -> bool:

@@ -29,6 +29,8 @@ def write_files(directory: Path, texts: Mapping[str, str], marker: str) -> list[
 
 def check_targets(directory: Path, names: Sequence[str], marker: str) -> None:
     """Refuses a `directory` that is something else, and targets that are not ours."""
+    if directory.is_symlink():
+        raise ReconcilerError(f"--output {directory} is a symbolic link: not followed")
     if directory.exists() and not directory.is_dir():
         raise ReconcilerError(f"--output {directory} exists and is not a directory")
     for name in names:

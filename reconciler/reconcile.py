@@ -93,7 +93,7 @@ def reconcile(
             document, proposed, live.management_account_id, live.caller_account_id, facts
         )
     except SafetyError as exc:
-        reviewed = access.review(document, live, proposed)
+        reviewed = access.review(document, live, proposed, with_effect=False)
         return Result(reviewed, live, refused=exc, durations=clock.lap(Phase.PLAN))
     # What the plan changes of who can reach which role, and the access it leaves undeclared.
     guarded = access.review(document, live, guarded)

@@ -79,7 +79,7 @@ def read_live(
         source = read_source(sessions, document.source_account_id)
         source_unreachable = ""
     except AwsError as exc:  # one account like any other: reported, the rest goes on
-        source = SourceAccount({}, frozenset(), {}, {})
+        source = SourceAccount({}, frozenset(), {}, {}, {})
         source_unreachable = f"{document.source_account_id}: {exc}"
     return state.OrgState(
         units=org.units,
@@ -93,6 +93,7 @@ def read_live(
         users=source.users,
         user_policies=source.user_policies,
         managed_policies=source.managed_policies,
+        unreadable_policies=source.unreadable_policies,
         source_unreachable=source_unreachable,
         partition=sessions.identity().partition,
         failed_creations=org.failed,
@@ -378,6 +379,7 @@ class SourceAccount:
     users: frozenset[str]
     user_policies: dict[str, state.UserPolicies]
     managed_policies: dict[str, str]
+    unreadable_policies: dict[str, str]  # ARN -> why its document could not be read
 
 
 def read_source(sessions: Sessions, source_account_id: str) -> SourceAccount:
@@ -405,11 +407,13 @@ def read_source(sessions: Sessions, source_account_id: str) -> SourceAccount:
     groups = {raw["GroupName"]: _group(raw, members) for raw in raw_groups}
     attached = {arn for g in groups.values() for arn in g.attached}
     attached |= {arn for u in user_policies.values() for arn in u.attached}
+    unreadable = {}
     for arn in sorted(attached - set(documents)):
-        document = _aws_managed_policy(iam, arn)
-        if document is not None:
-            documents[arn] = document
-    return SourceAccount(groups, frozenset(user_policies), user_policies, documents)
+        try:
+            documents[arn] = _aws_managed_policy(iam, arn)
+        except AwsError as exc:  # reported as a finding: what it allows is not known
+            unreadable[arn] = str(exc)
+    return SourceAccount(groups, frozenset(user_policies), user_policies, documents, unreadable)
 
 
 def _user_policies(raw: UserDetailTypeDef) -> state.UserPolicies:
@@ -435,19 +439,15 @@ def _local_policy_documents(raw: Iterable[ManagedPolicyDetailTypeDef]) -> dict[s
 _AWS_MANAGED_VERSIONS: dict[tuple[str, str], str] = {}
 
 
-def _aws_managed_policy(iam: AccountClient[IAMClient], arn: str) -> str | None:
-    """The default version's document of an AWS managed policy; None when it cannot be read
-    (access denied, say), which leaves the access it grants out of the findings, logged."""
-    try:
-        version = iam(lambda c: c.get_policy(PolicyArn=arn))["Policy"]["DefaultVersionId"]
-        key = (arn, version)
-        if key not in _AWS_MANAGED_VERSIONS:
-            answer = iam(lambda c: c.get_policy_version(PolicyArn=arn, VersionId=version))
-            _AWS_MANAGED_VERSIONS[key] = _document(answer["PolicyVersion"]["Document"])
-        return _AWS_MANAGED_VERSIONS[key]
-    except AwsError as exc:
-        log.warning("could not read managed policy %s, left out of access findings: %s", arn, exc)
-        return None
+def _aws_managed_policy(iam: AccountClient[IAMClient], arn: str) -> str:
+    """The default version's document of a managed policy the authorization details did not
+    include (an AWS managed one)."""
+    version = iam(lambda c: c.get_policy(PolicyArn=arn))["Policy"]["DefaultVersionId"]
+    key = (arn, version)
+    if key not in _AWS_MANAGED_VERSIONS:
+        answer = iam(lambda c: c.get_policy_version(PolicyArn=arn, VersionId=version))
+        _AWS_MANAGED_VERSIONS[key] = _document(answer["PolicyVersion"]["Document"])
+    return _AWS_MANAGED_VERSIONS[key]
 
 
 def _group(raw: GroupDetailTypeDef, members: Mapping[str, set[str]]) -> state.Group:

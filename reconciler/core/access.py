@@ -65,10 +65,15 @@ def declared(document: spec.Spec, ids: Mapping[str, str] | None = None) -> list[
 def live(document: spec.Spec, org: state.OrgState) -> list[Access]:
     """Every way in that the live source account holds into the roles the document manages."""
     roles = _managed_roles(document, org)
-    mfa = _live_mfa(document, org, roles)
+    return _accesses(_ways(org.groups, org, roles), roles, _live_mfa(document, org, roles))
+
+
+def _accesses(
+    ways: Iterable[_Way], roles: Mapping[str, _Role], mfa: Mapping[str, bool]
+) -> list[Access]:
     found = []
-    for user, group, through, arn in _ways(org.groups, org, roles):
-        if arn in mfa:
+    for user, group, through, arn in ways:
+        if arn in mfa and arn in roles:
             role = roles[arn]
             found.append(
                 Access(role.account, role.name, user, group, role.account_id, mfa[arn], through)
@@ -76,17 +81,25 @@ def live(document: spec.Spec, org: state.OrgState) -> list[Access]:
     return sorted(found)
 
 
-def review(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> plan.Plan:
-    """The plan with its access effect and its findings."""
-    return replace(
-        p, access=tuple(effect(document, org, p)), findings=tuple(findings(document, org))
-    )
+def review(
+    document: spec.Spec, org: state.OrgState, p: plan.Plan, *, with_effect: bool = True
+) -> plan.Plan:
+    """The plan with its access effect (unless `with_effect` is off: a refused plan changes
+    nothing) and its findings. The live ways in are worked out once, for both."""
+    managed = _managed_roles(document, org)
+    roles = {**_granted_roles(document, org), **managed}
+    before_mfa = _live_mfa(document, org, roles)
+    before_ways = list(_ways(org.groups, org, roles))
+    live_access = _accesses(before_ways, managed, before_mfa)
+    found = [*_access_findings(document, live_access), *_unreadable(org)]
+    changes = _effect(document, org, p, roles, before_ways, before_mfa) if with_effect else []
+    return replace(p, access=tuple(changes), findings=tuple(found))
 
 
 def effect(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> list[plan.AccessChange]:
-    """The (user, account, role) pairs the plan grants and revokes, through groups: the live
-    groups (their members and every policy) before the plan, and as its changes leave them
-    after. A plan changes no user's own policy: those count only for their Deny statements.
+    """The (user, account, role) pairs the plan grants and revokes: who can assume what
+    through the live groups and users' own policies before the plan, and after it, with the
+    groups as its changes leave them (a plan changes no user's own policy).
 
     The roles are those the document manages, and those the live grant policies name in its
     accounts (a grant dropped together with its role is still a revocation). MFA is the live
@@ -94,9 +107,20 @@ def effect(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> list[plan.
     manages, unless that role's change is withheld."""
     roles = {**_granted_roles(document, org), **_managed_roles(document, org)}
     before_mfa = _live_mfa(document, org, roles)
-    before = _pairs(org.groups, org, roles, before_mfa)
-    after_groups = groups_after(org.groups, p.changes)
-    after = _pairs(after_groups, org, roles, _mfa_after(document, org, p, roles, before_mfa))
+    return _effect(document, org, p, roles, list(_ways(org.groups, org, roles)), before_mfa)
+
+
+def _effect(
+    document: spec.Spec,
+    org: state.OrgState,
+    p: plan.Plan,
+    roles: Mapping[str, _Role],
+    before_ways: list[_Way],
+    before_mfa: Mapping[str, bool],
+) -> list[plan.AccessChange]:
+    before = _pairs(before_ways, before_mfa)
+    after_ways = _ways(groups_after(org.groups, p.changes), org, roles)
+    after = _pairs(after_ways, _mfa_after(document, org, p, roles, before_mfa))
     changes = [
         _change(plan.AccessAction.GRANT, k, g, roles) for k, g in after.items() if k not in before
     ]
@@ -108,14 +132,19 @@ def effect(document: spec.Spec, org: state.OrgState, p: plan.Plan) -> list[plan.
 
 def findings(document: spec.Spec, org: state.OrgState) -> list[plan.Finding]:
     """Live access into managed roles that the document does not declare: one finding per
-    role and per policy it comes through, naming the users."""
+    role and per policy it comes through, naming the users; and each managed policy attached
+    in the source account that could not be read (what it allows is unknown)."""
+    return [*_access_findings(document, live(document, org)), *_unreadable(org)]
+
+
+def _access_findings(document: spec.Spec, ways: Iterable[Access]) -> list[plan.Finding]:
     granted = {
         (group.name.lower(), grant.account, grant.role.lower())
         for group in document.groups
         for grant in group.grants
     }
     users: dict[tuple[str, str, str, str], set[str]] = {}
-    for way in live(document, org):
+    for way in ways:
         declared_way = way.through == state.GRANT_POLICY_NAME and (
             (way.group.lower(), way.account, way.role.lower()) in granted
         )
@@ -131,6 +160,21 @@ def findings(document: spec.Spec, org: state.OrgState) -> list[plan.Finding]:
         )
         for (account, role, group, through), names in users.items()
     )
+
+
+def _unreadable(org: state.OrgState) -> list[plan.Finding]:
+    """Managed policies attached in the source account whose documents could not be read:
+    the access they grant is unknown, which a reviewer must know rather than read as none."""
+    return [
+        plan.Finding(
+            kind="policy",
+            account=plan.SOURCE_ACCOUNT,
+            resource=arn,
+            detail=f"could not be read ({why}): whom it lets assume the managed roles is "
+            "unknown; reconciler needs iam:GetPolicy and iam:GetPolicyVersion on it",
+        )
+        for arn, why in sorted(org.unreadable_policies.items())
+    ]
 
 
 def _finding_detail(users: list[str], group: str, through: str) -> str:
@@ -173,18 +217,16 @@ def _group_after(group: state.Group, change: plan.Change) -> state.Group:
 
 
 _PairKey = tuple[str, bool, str]  # role ARN, mfa, user in lower case (IAM ignores case)
+# One way in: (user, group or OWN_POLICY, the policy it comes through, role ARN).
+_Way = tuple[str, str, str, str]
 
 
-def _pairs(
-    groups: Mapping[str, state.Group],
-    org: state.OrgState,
-    roles: Mapping[str, _Role],
-    mfa: Mapping[str, bool],
-) -> dict[_PairKey, tuple[str, str]]:
-    """(role, mfa, user) -> (user, the first group by name that grants it)."""
+def _pairs(ways: Iterable[_Way], mfa: Mapping[str, bool]) -> dict[_PairKey, tuple[str, str]]:
+    """(role, mfa, user) -> (user, the group it comes through: a group's name, by name, over
+    the user's own policy)."""
     pairs: dict[_PairKey, tuple[str, str]] = {}
-    for user, group, _, arn in sorted(_ways(groups, org, roles)):
-        if arn in mfa and group != OWN_POLICY:
+    for user, group, _, arn in sorted(ways, key=lambda way: (way[1] == OWN_POLICY, way)):
+        if arn in mfa:
             pairs.setdefault((arn, mfa[arn], user.lower()), (user, group))
     return pairs
 
@@ -211,19 +253,21 @@ def _mfa_after(
     before: Mapping[str, bool],
 ) -> dict[str, bool]:
     """Role ARN -> whether assuming it asks for MFA once the plan is applied, for the roles
-    that exist then: the document decides for the roles it manages, except where their
-    change is withheld; the others stay as they are, unless the plan deletes them."""
+    that exist then: those that exist now, unless the plan deletes them, and those it creates.
+    The document decides for the roles it manages, except where their change is withheld; the
+    others stay as they are."""
     managed = _managed_roles(document, org)
     withheld = {_role_key(w.change) for w in p.withheld if isinstance(w.change, plan.RoleChange)}
     deleted = {_role_key(c) for c in p.changes if isinstance(c, plan.DeleteRole)}
+    created = {_role_key(c) for c in p.changes if isinstance(c, plan.CreateRole)}
     result = {}
     for arn, role in roles.items():
         key = (role.account, role.name.lower())
-        if key in deleted:
+        if key in deleted or (arn not in before and key not in created):
             continue
         if arn in managed and key not in withheld:
             result[arn] = _document_mfa(document, role.name)
-        elif arn in before:
+        else:
             result[arn] = before[arn]
     return result
 
@@ -246,27 +290,53 @@ def _change(
 
 def _ways(
     groups: Mapping[str, state.Group], org: state.OrgState, roles: Mapping[str, _Role]
-) -> Iterator[tuple[str, str, str, str]]:
-    """(user, group or OWN_POLICY, policy, role ARN) for every way in to the managed roles."""
+) -> Iterator[_Way]:
+    """Every way in to `roles`, through a group or a user's own policy, that no unconditional
+    Deny of the user's closes. User names ignore case, as IAM's do; a user is named as IAM
+    spells it. Each policy document is evaluated once."""
     arns = frozenset(roles)
+    allowed = _Evaluation(arns)
     by_group = {
-        group.name: [
-            (name, doc, doc.allows_assuming(arns)) for name, doc in _group_documents(group, org)
-        ]
+        group.name: [(name, doc) for name, doc in _group_documents(group, org)]
         for group in groups.values()
     }
+    spelling = {user.lower(): user for user in org.user_policies}
     members: dict[str, list[str]] = {}
-    for each in groups.values():
-        for user in each.users:
-            members.setdefault(user, []).append(each.name)
-    for user in sorted(set(members) | set(org.user_policies)):
-        own = [(n, d, d.allows_assuming(arns)) for n, d in _user_documents(user, org)]
-        sources = [(OWN_POLICY, own)] + [(g, by_group[g]) for g in members.get(user, [])]
-        denied = policies.union(d.denies_assuming(arns) for _, docs in sources for _, d, _ in docs)
+    for each in sorted(groups.values(), key=lambda group: group.name):
+        for user in sorted(each.users):
+            spelling.setdefault(user.lower(), user)
+            members.setdefault(user.lower(), []).append(each.name)
+    for folded in sorted(spelling):
+        user = spelling[folded]
+        sources = [(OWN_POLICY, _user_documents(user, org))]
+        sources += [(g, by_group[g]) for g in members.get(folded, [])]
+        denied = policies.union(allowed.denied(d) for _, docs in sources for _, d in docs)
         for group, docs in sources:
-            for through, _, allowed in docs:
-                for arn in sorted(allowed - denied):
+            for through, document in docs:
+                for arn in sorted(allowed(document) - denied):
                     yield user, group, through, arn
+
+
+class _Evaluation:
+    """What each policy document allows and denies of `arns`, worked out once per document:
+    a thousand users holding the same policy cost one evaluation."""
+
+    def __init__(self, arns: frozenset[str]) -> None:
+        self._arns = arns
+        self._allowed: dict[str, frozenset[str]] = {}
+        self._denied: dict[str, frozenset[str]] = {}
+
+    def __call__(self, document: policies.PolicyDocument) -> frozenset[str]:
+        key = document.canonical
+        if key not in self._allowed:
+            self._allowed[key] = document.allows_assuming(self._arns)
+        return self._allowed[key]
+
+    def denied(self, document: policies.PolicyDocument) -> frozenset[str]:
+        key = document.canonical
+        if key not in self._denied:
+            self._denied[key] = document.denies_assuming(self._arns)
+        return self._denied[key]
 
 
 def _group_documents(
@@ -279,7 +349,7 @@ def _group_documents(
 
 
 def _user_documents(user: str, org: state.OrgState) -> list[tuple[str, policies.PolicyDocument]]:
-    own = org.user_policies.get(user, state.UserPolicies())
+    own = org.user_policies.get(user, state.UserPolicies())  # keyed as IAM spells the user
     return _named(own.inline, own.attached, org)
 
 

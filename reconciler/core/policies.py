@@ -205,18 +205,45 @@ def _assume_rule(statement: Mapping[str, Any]) -> AssumeRule | None:
     if "Resource" not in statement and "NotResource" not in statement:
         return None  # a trust policy's statement (a Principal, no resource) grants nothing
     negated = "Resource" not in statement
+    allow = statement["Effect"] == "Allow"
     values = [str(r) for r in statement.get("NotResource" if negated else "Resource", [])]
+    # A policy variable (${aws:username}) stands for a value known only per request. Read so
+    # as never to hide access: where matching more would allow more, it matches anything;
+    # where it would deny more, the value is left out.
+    widen = allow != negated
+    patterns = [_pattern(v, widen) for v in values if _WILDCARDS.search(v)]
     return AssumeRule(
-        allow=statement["Effect"] == "Allow",
+        allow=allow,
         conditional=bool(statement.get("Condition")),
         exact=frozenset(v for v in values if not _WILDCARDS.search(v)),
-        patterns=tuple(_wildcard(v) for v in values if _WILDCARDS.search(v)),
+        patterns=tuple(p for p in patterns if p is not None),
         negated=negated,
     )
 
 
 ASSUME_ROLE = "sts:assumerole"  # canonical (lower case) action name
-_WILDCARDS = re.compile(r"[*?]")
+_WILDCARDS = re.compile(r"[*?]|\$\{")
+# `${*}`, `${?}` and `${$}` are IAM's escapes for those characters; any other `${...}` is a
+# policy variable.
+_PATTERN_TOKENS = re.compile(r"\$\{([*?$])\}|\$\{[^}]*\}|[*?]|[^*?$]+|\$")
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern(value: str, widen: bool) -> re.Pattern[str] | None:
+    """A Resource value as a regular expression: IAM's `*` and `?`, escapes, and policy
+    variables matching anything (`widen`) or, when not widening, no pattern at all."""
+    parts = []
+    for token in _PATTERN_TOKENS.finditer(value):
+        text, escaped = token.group(0), token.group(1)
+        if escaped:
+            parts.append(re.escape(escaped))
+        elif text.startswith("${"):
+            if not widen:
+                return None
+            parts.append(".*")
+        else:
+            parts.append(_wildcard(text).pattern)
+    return re.compile("".join(parts), re.DOTALL)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -136,6 +136,7 @@ class OrgState:
     # managed policies attached to the source account's users and groups, by ARN.
     user_policies: Mapping[str, UserPolicies] = field(default_factory=dict)
     managed_policies: Mapping[str, str] = field(default_factory=dict)
+    unreadable_policies: Mapping[str, str] = field(default_factory=dict)  # ARN -> why
 
     def account_by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts if a.id is not None}

@@ -12,6 +12,7 @@ import pytest
 
 from reconciler import cli
 from tests.aws.support import Aws, failures, run_pass
+from tests.simulation.faults import Fault, FaultyServer
 
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
 DOCUMENT = """
@@ -227,3 +228,37 @@ def test_access_live_lists_every_way_in_with_the_group_or_policy(
             "policy": ADMIN,
         },
     ]
+
+
+def test_a_managed_policy_that_cannot_be_read_is_a_finding_not_silence(
+    aws: Aws, converged: Path, capsys: pytest.CaptureFixture[str], simulator: FaultyServer
+) -> None:
+    aws.iam.create_group(GroupName="Admins")
+    aws.iam.attach_group_policy(GroupName="Admins", PolicyArn=ADMIN)
+    aws.iam.add_user_to_group(GroupName="Admins", UserName="mallory")
+    simulator.injector.faults = [Fault("iam:GetPolicy", code="AccessDenied", status=403)]
+
+    status, out = _plan(aws, converged, capsys)
+
+    assert status == 2, out
+    assert "! access" not in out  # what it allows is not known
+    (line,) = [line for line in out.splitlines() if line.startswith("! policy")]
+    assert line.startswith(f"! policy source account/{ADMIN}: could not be read (")
+    assert "iam:GetPolicy and iam:GetPolicyVersion" in line
+
+
+def test_access_live_fails_when_the_source_account_cannot_be_read(
+    aws: Aws, converged: Path, capsys: pytest.CaptureFixture[str], simulator: FaultyServer
+) -> None:
+    simulator.injector.faults = [
+        Fault("iam:GetAccountAuthorizationDetails", code="AccessDenied", status=403)
+    ]
+    capsys.readouterr()
+
+    status = cli.main(["access", "--live", "--endpoint-url", aws.url, "--desired", str(converged)])
+
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert out == ""
+    assert err.startswith("error: the source account could not be read: 123456789012: ")
+    assert len(err.splitlines()) == 1

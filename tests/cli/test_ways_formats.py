@@ -461,6 +461,21 @@ def test_a_symbolic_link_in_the_directory_is_not_followed(
     assert (out_dir / "config").is_symlink()
 
 
+def test_an_output_directory_that_is_a_symbolic_link_is_not_followed(
+    access: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out_dir = tmp_path / "out"
+    out_dir.symlink_to(elsewhere, target_is_directory=True)
+
+    status, out, err = run(capsys, "--desired", str(access), "--output", str(out_dir))
+
+    assert (status, out) == (1, "")
+    assert err == f"error: --output {out_dir} is a symbolic link: not followed\n"
+    assert list(elsewhere.iterdir()) == []
+
+
 def test_a_directory_where_a_file_goes_is_not_replaced(
     access: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

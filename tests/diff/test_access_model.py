@@ -74,13 +74,28 @@ def _role(name: str, mfa: bool) -> state.Role:
     return state.Role(name, trust_policy=_trust(mfa), managed=True)
 
 
+# The roles of beta, which the plans below create with it.
+BETA_ROLES = [
+    plan.CreateRole("beta", None, "Admin", _role("Admin", True)),
+    plan.CreateRole("beta", None, "ReadOnly", _role("ReadOnly", False)),
+]
+
+
 @pytest.fixture
 def document() -> spec.Spec:
-    return load.parse_spec(DOCUMENT, "accounts.yaml")
+    return example_document()
 
 
 @pytest.fixture
 def live() -> state.OrgState:
+    return example_live()
+
+
+def example_document() -> spec.Spec:
+    return load.parse_spec(DOCUMENT, "accounts.yaml")
+
+
+def example_live() -> state.OrgState:
     """The source account and accounts as the document has them, beta not created yet."""
     return state.OrgState(
         units={},
@@ -284,9 +299,18 @@ def test_a_grant_on_an_account_not_created_yet_has_no_id(
 ) -> None:
     change = plan.PutGroupGrants("Readers", _grants(ACME_READ), _grants(ACME_READ, BETA_READ))
 
-    assert access.effect(document, live, plan.Plan.of([change])) == [
+    assert access.effect(document, live, plan.Plan.of([change, *BETA_ROLES])) == [
         AccessChange("beta", "ReadOnly", "carol", GRANT, "Readers", None, False),
     ]
+
+
+def test_a_grant_on_a_role_the_plan_does_not_create_grants_nothing(
+    document: spec.Spec, live: state.OrgState
+) -> None:
+    # beta's creation failed earlier, say: no role there to assume after this plan either.
+    change = plan.PutGroupGrants("Readers", _grants(ACME_READ), _grants(ACME_READ, BETA_READ))
+
+    assert access.effect(document, live, plan.Plan.of([change])) == []
 
 
 def test_an_unreachable_account_keeps_the_documents_mfa(
@@ -331,14 +355,25 @@ def test_adding_a_member_already_there_in_other_case_grants_nothing(
     assert access.effect(document, live, p) == []
 
 
-def test_users_own_policies_are_left_out_of_the_effect(
-    document: spec.Spec, live: state.OrgState
-) -> None:
+def test_a_users_own_policy_counts_in_the_effect(document: spec.Spec, live: state.OrgState) -> None:
+    # dave's own policy already reaches acme-prod's ReadOnly, so joining Readers grants him
+    # nothing there; the roles of beta, which the plan creates, open to him through it.
     org = replace(live, user_policies={"dave": state.UserPolicies(inline={"hop": EVERYTHING})})
 
-    assert access.effect(document, org, plan.Plan.of([plan.AddMember("Readers", "dave")])) == [
-        AccessChange("acme-prod", "ReadOnly", "dave", GRANT, "Readers", ACME, False),
+    joins = plan.Plan.of([plan.AddMember("Readers", "dave"), *BETA_ROLES])
+
+    assert access.effect(document, org, joins) == [
+        AccessChange("beta", "Admin", "dave", GRANT, "", None, True),
+        AccessChange("beta", "ReadOnly", "dave", GRANT, "", None, False),
     ]
+
+
+def test_leaving_a_group_revokes_nothing_that_the_users_own_policy_still_allows(
+    document: spec.Spec, live: state.OrgState
+) -> None:
+    org = replace(live, user_policies={"carol": state.UserPolicies(inline={"hop": EVERYTHING})})
+
+    assert access.effect(document, org, plan.Plan.of([plan.RemoveMember("Readers", "carol")])) == []
 
 
 def test_groups_after_applies_the_changes_ignoring_case(live: state.OrgState) -> None:
@@ -478,10 +513,13 @@ def test_review_carries_the_effect_and_the_findings(
     document: spec.Spec, live: state.OrgState
 ) -> None:
     org = replace(live, user_policies={"erin": state.UserPolicies(inline={"hop": EVERYTHING})})
-    p = access.review(document, org, plan.Plan.of([plan.AddMember("Readers", "dave")]))
+    p = access.review(document, org, plan.Plan.of([plan.AddMember("Readers", "dave"), *BETA_ROLES]))
 
     assert p.access == (
         AccessChange("acme-prod", "ReadOnly", "dave", GRANT, "Readers", ACME, False),
+        # erin's own policy reaches the roles of beta once the plan has created them.
+        AccessChange("beta", "Admin", "erin", GRANT, "", None, True),
+        AccessChange("beta", "ReadOnly", "erin", GRANT, "", None, False),
     )
     assert [(f.account, f.resource, f.users) for f in p.findings] == [
         ("acme-prod", "Deploy", ("erin",)),
