@@ -31,9 +31,9 @@ run` builds (same `Settings`, `DirectorySource`, `Metrics`, sessions with the da
 `needs-retry` API-call counter) and calls `run_pass()` when told to over stdin; only the
 scheduler and the HTTP server are left out, and they make no AWS call. After each pass it
 answers with the daemon's own `reconciler_aws_api_calls_total` by operation, the drift the
-plan found (`reconciler_drift_resources`), the changes applied (`reconciler_changes_applied
-_total`) and its peak resident memory during that pass: VmHWM from /proc/self/status, reset
-before each pass by writing 5 to /proc/self/clear_refs.
+plan found (the drift left, `reconciler_drift_resources`, plus the changes applied), the changes
+applied (`reconciler_changes_applied_total`) and its peak resident memory during that pass:
+VmHWM from /proc/self/status, reset before each pass by writing 5 to /proc/self/clear_refs.
 
 The endpoint's own count (cleared before each pass) must equal the daemon's counter: both are
 printed, with the difference. Then one table and the targets it checks, PASS or FAIL; the

@@ -74,7 +74,8 @@ def daemon_child(desired: str, endpoint_url: str, concurrency: int) -> int:
             "wall": wall,
             "cpu": cpu,
             "calls": {k: v for k, v in calls.items() if v},
-            "drift": after["drift"],
+            # What the plan found: the drift an apply pass leaves plus the changes it made.
+            "drift": after["drift"] + applied.get("applied", 0),
             "applied": {k: v for k, v in applied.items() if v},
             "unreachable": after["unreachable"],
             "phases": {
