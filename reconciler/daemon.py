@@ -289,7 +289,10 @@ def _log_pass(report: PassReport, *, invalid_reported: str | None = None) -> Non
         else:
             log.error("pass failed unexpectedly", exc_info=report.error)
     elif report.result is None:
-        log.error("no valid revision yet: nothing is reconciled")
+        # Said at error level with the revision's first report, then as a reminder.
+        repeated = invalid_reported is not None and report.revision == invalid_reported
+        level = logging.WARNING if repeated else logging.ERROR
+        log.log(level, "no valid revision yet: nothing is reconciled")
     else:
         _log_result(report.result, report.mode)
 

@@ -148,6 +148,21 @@ def test_an_invalid_revision_is_an_error_once_then_a_warning_while_it_stays_the_
     assert _sample(daemon, "reconciler_source_valid") == 0
 
 
+def test_no_valid_revision_yet_is_an_error_once_then_a_reminder(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    b2 = Revision("b2", INVALID, "accounts.yaml@b2")
+    daemon = Daemon(Settings(), _Source(b2, b2, b2))
+    for _ in range(3):
+        assert daemon.run_pass() is True
+
+    assert [
+        record.levelname
+        for record in caplog.records
+        if record.getMessage() == "no valid revision yet: nothing is reconciled"
+    ] == ["ERROR", "WARNING", "WARNING"]
+
+
 def _pass_done(caplog: pytest.LogCaptureFixture) -> dict[str, object]:
     (record,) = [r for r in caplog.records if r.getMessage().startswith("pass done")]
     assert record.getMessage() == "pass done: Plan: 0 to create, 2 to update, 0 to delete."
