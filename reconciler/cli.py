@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import argcomplete
 
-from reconciler import __version__, daemon, files, logs, reconcile, source
+from reconciler import __version__, daemon, files, logs, progress, reconcile, source
 from reconciler.aws import read
 from reconciler.core import access, policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
@@ -211,14 +211,20 @@ def _apply(args: argparse.Namespace) -> int:
 def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) -> reconcile.Result:
     concurrency = int(args.concurrency)
     sessions = reconcile.sessions_for(document, args.endpoint_url, concurrency, read_only=not apply)
-    return reconcile.reconcile(
-        document,
-        sessions,
-        apply=apply,
-        concurrency=concurrency,
-        instance=args.instance,
-        allow_mass_removal=args.allow_mass_removal,
-    )
+    line = progress.for_terminal(sys.stderr)  # a person waiting at a terminal, nobody else
+    try:
+        return reconcile.reconcile(
+            document,
+            sessions,
+            apply=apply,
+            concurrency=concurrency,
+            instance=args.instance,
+            allow_mass_removal=args.allow_mass_removal,
+            progress=line,
+        )
+    finally:
+        if line is not None:
+            line.close()
 
 
 def _access(args: argparse.Namespace) -> int:

@@ -4,7 +4,12 @@ those planned. Checked against the simulator, with a callback that records what 
 from __future__ import annotations
 
 import io
+import os
+import pty
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from reconciler import progress
 from tests.aws.support import Aws, failures, run_pass
@@ -77,3 +82,54 @@ def test_no_line_unless_the_stream_is_a_terminal() -> None:
 
     assert progress.for_terminal(io.StringIO()) is None
     assert isinstance(progress.for_terminal(Terminal()), progress.TerminalProgress)
+
+
+def _plan_process(url: str, desired: Path, stderr: int) -> subprocess.Popen[bytes]:
+    command = [str(Path(sys.executable).parent / "reconciler"), "plan", "--desired", str(desired)]
+    environment = {**os.environ, "AWS_ENDPOINT_URL": url}
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, env=environment)
+
+
+def test_plan_draws_the_line_on_a_terminal_and_never_on_stdout(aws: Aws, tmp_path: Path) -> None:
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(DOCUMENT)
+    assert run_pass(aws.url, DOCUMENT, apply=True).converged
+    controller, terminal = pty.openpty()
+    try:
+        process = _plan_process(aws.url, desired, terminal)
+        os.close(terminal)
+        stdout, _ = process.communicate(timeout=120)
+        shown = _read_all(controller)
+    finally:
+        os.close(controller)
+
+    assert process.returncode == 0, stdout
+    assert "accounts read 3/3" in shown
+    assert shown.endswith("\r\x1b[K")  # erased before the command ends
+    assert b"accounts read" not in stdout
+
+
+def test_no_line_when_stderr_is_not_a_terminal(aws: Aws, tmp_path: Path) -> None:
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(DOCUMENT)
+    assert run_pass(aws.url, DOCUMENT, apply=True).converged
+
+    process = _plan_process(aws.url, desired, subprocess.PIPE)
+    stdout, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 0, stderr
+    assert b"accounts read" not in stdout + stderr
+
+
+def _read_all(controller: int) -> str:
+    """Everything the process wrote to its terminal (the terminal is closed when it exits)."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
