@@ -20,6 +20,7 @@ import os
 import re
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -56,8 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_signature_options(args)
     _resolve_jitter(args)
     command: Command = args.command
+    args.stop = threading.Event()  # set by a first Ctrl-C during apply
     try:
-        with _interruptible(args.command_name):
+        with _interruptible(args.command_name, args.stop):
             status = command(args)
             sys.stdout.flush()  # a closed stdout shows here, not at exit
             return status
@@ -80,12 +82,23 @@ def _interrupted(command: str) -> str:
 
 
 @contextmanager
-def _interruptible(command: str) -> Iterator[None]:
+def _interruptible(command: str, stop: threading.Event) -> Iterator[None]:
     """Ctrl-C ends the command at once with one line and exit status 130, even while worker
-    threads wait on AWS (a pass left half done is finished by the next one). The daemon
-    installs its own handler, and stops cleanly. Off the main thread, nothing changes."""
+    threads wait on AWS. During `apply` the first Ctrl-C asks the pass to stop at a safe point
+    (no change is left half made; what is left is the next pass's) and only a second one
+    ends it at once. The daemon installs its own handler, and stops cleanly. Off the main
+    thread, nothing changes."""
 
     def interrupted(signum: int, frame: FrameType | None) -> None:
+        if command == "apply" and not stop.is_set():
+            stop.set()
+            print(
+                "reconciler apply: stopping after the changes under way; Ctrl-C again to "
+                "stop at once",
+                file=sys.stderr,
+                flush=True,
+            )
+            return
         with suppress(OSError, ValueError):
             sys.stdout.flush()
         print(_interrupted(command), file=sys.stderr, flush=True)
@@ -218,6 +231,7 @@ def _reconcile(document: spec.Spec, args: argparse.Namespace, *, apply: bool) ->
             sessions,
             apply=apply,
             concurrency=concurrency,
+            stop=getattr(args, "stop", None),
             instance=args.instance,
             allow_mass_removal=args.allow_mass_removal,
             progress=line,

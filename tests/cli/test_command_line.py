@@ -355,6 +355,40 @@ def test_ctrl_c_during_a_plan_is_one_line_and_exit_status_130() -> None:
     assert (process.returncode, out, err) == (130, "", "reconciler plan: interrupted\n")
 
 
+def test_ctrl_c_during_an_apply_first_stops_at_a_safe_point_then_at_once() -> None:
+    with socket.socket() as silent:  # takes the first request and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        silent.settimeout(60)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler.cli", "apply", "--endpoint-url", url],
+            env=_environment(),
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            connection, _ = silent.accept()
+            with connection:
+                process.send_signal(signal.SIGINT)
+                assert process.stderr is not None
+                first = process.stderr.readline()
+                alive = process.poll() is None
+                process.send_signal(signal.SIGINT)
+                out, rest = process.communicate(timeout=30)
+        finally:
+            process.kill()
+            process.wait()
+
+    assert first == (
+        "reconciler apply: stopping after the changes under way; Ctrl-C again to stop at once\n"
+    )
+    assert alive
+    assert (process.returncode, out, rest) == (130, "", "reconciler apply: interrupted\n")
+
+
 def _complete(line: str, tmp_path: Path) -> list[str]:
     """What the shell would offer at the end of `line`, as argcomplete's own tests ask."""
     answer = tmp_path / "completions"
