@@ -126,6 +126,6 @@ def _without_auditors_and_read_only(text: str) -> str:
 
 def _drop_account(text: str, name: str) -> str:
     start = text.index(f"  - name: {name}")
-    end = text.index("groups:")
+    end = text.index("\ngroups:") + 1  # the key, not a comment mentioning it
     text = text[:start] + "\n" + text[end:]
     return text.replace(f"      - {{account: {name}, role: ReadOnlyAccessRole}}\n", "")
