@@ -10,12 +10,19 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from reconciler import cli
+from reconciler.daemon import Daemon as InProcess
+from reconciler.daemon import Settings
+from reconciler.metrics import Metrics
+from reconciler.source import DirectorySource
+from reconciler.webhook import Hook
 from tests.aws.support import Aws
 from tests.daemon.support import EXAMPLE_TEXT, REPO, Daemon
 from tests.simulation.faults import FaultyServer
@@ -258,6 +265,63 @@ def test_an_empty_or_unreadable_secret_file_is_a_one_line_error(
         check=False,
     )
     assert (done.returncode, done.stdout, done.stderr) == (1, "", message.format(path=path) + "\n")
+
+
+@pytest.mark.parametrize(
+    ("ref", "followed"),
+    [
+        ("main", "refs/heads/main"),
+        ("release/2026", "refs/heads/release/2026"),
+        ("refs/heads/main", "refs/heads/main"),
+        ("refs/tags/v1", "refs/tags/v1"),
+    ],
+)
+def test_the_followed_ref_is_a_branch_unless_given_in_full(ref: str, followed: str) -> None:
+    assert Hook(b"secret", ref).followed == followed
+
+
+@pytest.mark.parametrize(
+    ("content", "secret"),
+    [
+        (b"s3cret\n", b"s3cret"),
+        (b"s3cret\r\n", b"s3cret"),
+        (b"s3cret", b"s3cret"),
+        (b" s3 cret \n\n", b" s3 cret \n"),  # only the one trailing newline goes
+    ],
+)
+def test_the_secret_file_loses_its_trailing_newline_only(
+    tmp_path: Path, content: bytes, secret: bytes
+) -> None:
+    path = tmp_path / "secret"
+    path.write_bytes(content)
+    assert cli._webhook_secret(str(path)) == secret
+    assert cli._webhook_secret(None) is None
+    assert cli._webhook_secret("") is None  # RECONCILER_WEBHOOK_SECRET_FILE= : off
+
+
+def test_pushes_before_a_pass_starts_give_one_pass(tmp_path: Path) -> None:
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(INVALID)
+    metrics = Metrics()
+    daemon = InProcess(
+        Settings(webhook_secret=b"secret"), DirectorySource(desired, settle=0.01), metrics
+    )
+    on_demand = threading.Thread(target=daemon.passes_on_demand)
+    with daemon._pass_lock:  # as a pass under way holds it
+        on_demand.start()
+        for _ in range(5):
+            daemon.trigger()
+        time.sleep(0.3)
+        assert metrics.passes.labels("error")._value.get() == 0
+    deadline = time.monotonic() + 10
+    while metrics.passes.labels("error")._value.get() < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert metrics.passes.labels("error")._value.get() == 1
+    daemon.stop.set()
+    daemon.trigger()
+    on_demand.join(timeout=5)
+    assert not on_demand.is_alive()
 
 
 # --- against the strict simulator ----------------------------------------------------------------
