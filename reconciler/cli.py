@@ -44,6 +44,7 @@ EX_USAGE = 64
 # Interrupted by Ctrl-C, and stdout closed by its reader: as a shell reports a command that
 # SIGINT or SIGPIPE ended (128 + the signal's number).
 EX_INTERRUPTED, EX_BROKEN_PIPE = 130, 141
+_MAX_SECRET = 4096  # bytes of a webhook secret; GitHub and GitLab take far shorter ones
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -315,7 +316,29 @@ def _settings(args: argparse.Namespace) -> daemon.Settings:
         listen=args.listen,
         instance=args.instance,
         allow_mass_removal=args.allow_mass_removal,
+        webhook_secret=_webhook_secret(args.webhook_secret_file),
+        webhook_ref=getattr(args, "source_ref", "main"),  # a directory is followed as main
     )
+
+
+def _webhook_secret(path: str | None) -> bytes | None:
+    """The shared secret of `POST /hooks/git`, without the file's trailing newline; None
+    without a file (an empty RECONCILER_WEBHOOK_SECRET_FILE too: the webhook is off)."""
+    if not path:
+        return None
+    try:
+        with Path(path).open("rb") as file:
+            data = file.read(_MAX_SECRET + 1)
+    except OSError as exc:
+        raise ReconcilerError(
+            f"cannot read --webhook-secret-file {path}: {exc.strerror or exc}"
+        ) from exc
+    secret = data.removesuffix(b"\n").removesuffix(b"\r")
+    if not secret:
+        raise ReconcilerError(f"--webhook-secret-file {path} is empty")
+    if len(secret) > _MAX_SECRET:
+        raise ReconcilerError(f"--webhook-secret-file {path} is over {_MAX_SECRET} bytes")
+    return secret
 
 
 def _source(args: argparse.Namespace) -> source.Source:
@@ -686,6 +709,13 @@ def _daemon_options(
         "--listen",
         default="0.0.0.0:8080" if name == "run" else "127.0.0.1:8080",
         help="address for /metrics, /healthz, /readyz",
+    )
+    option(
+        "--webhook-secret-file",
+        default=None,
+        metavar="PATH",
+        help="enable POST /hooks/git: a GitHub or GitLab push to the followed branch, signed "
+        "with the secret in this file, starts a pass at once",
     )
     option("--log-format", default=log_format, choices=["json", "text"], help="log line format")
     option(

@@ -2,9 +2,12 @@
 schedule, publish metrics, answer probes, and stop cleanly on SIGTERM or SIGINT.
 
 APScheduler runs one pass at a time (max_instances=1, missed runs coalesced); a lock makes
-the no-overlap rule hold for any other caller too. A pass fills in one `PassReport` as it goes
-(the source's answer, the `Result` or the error, the timings), and `run_pass` records it once,
-at the end, whatever happened: `Metrics.record` for the metrics, `_log_pass` for the log.
+the no-overlap rule hold for any other caller too. A signed push to the followed branch
+(`POST /hooks/git`, see `webhook.py`) asks for a pass at once: a thread of its own runs it as soon
+as no pass is under way, and the pushes that arrive meanwhile ask for one more pass, not one each.
+A pass fills in one `PassReport` as it goes (the source's answer, the `Result` or the error,
+the timings), and `_locked_pass` records it once, at the end, whatever happened:
+`Metrics.record` for the metrics, `_log_pass` for the log.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from reconciler import logs, reconcile
+from reconciler import logs, reconcile, webhook
 from reconciler.aws.sessions import Sessions
 from reconciler.core import load, spec, state
 from reconciler.core.errors import ReconcilerError, SourceError, SpecError
@@ -59,6 +62,8 @@ class Settings:
     http_idle_timeout: float = 10.0  # seconds a connection may stay silent
     http_request_deadline: float = 30.0  # seconds one connection may last, however it trickles
     http_connections: int = 32  # served at once; probes and scrapes need a handful
+    webhook_secret: bytes | None = field(default=None, repr=False)  # None: no /hooks/git
+    webhook_ref: str = "main"  # the branch a push must be to, to start a pass
 
     def __post_init__(self) -> None:
         self.mode = Mode(self.mode)  # "apply" or "plan" as text is accepted too
@@ -103,35 +108,67 @@ class Daemon:
         self._sessions: dict[tuple[str, str, str | None], Sessions] = {}
         self._invalid_reported: str | None = None  # the newest revision, once logged invalid
         self._metrics_app = make_wsgi_app(self.metrics.registry)
+        secret = settings.webhook_secret
+        self.hook = webhook.Hook(secret, settings.webhook_ref) if secret else None
+        self._wanted = threading.Event()  # a push asked for a pass that has not started yet
 
     # --- one pass -------------------------------------------------------------------------
 
     def run_pass(self) -> bool:
-        """One reconcile pass; False when another pass was still running (no overlap)."""
+        """One scheduled reconcile pass; False when another pass was still running (no
+        overlap) or the daemon is stopping."""
         if not self._pass_lock.acquire(blocking=False):
             log.warning("previous pass still running; this run is skipped")
             return False
         try:
             if self.stop.is_set():  # a run the scheduler started as the signal arrived
                 return False
-            logs.PASS_ID.set(uuid.uuid4().hex[:12])
-            report = PassReport(self.settings.mode)
-            try:
-                self._pass(report)
-            except Exception as exc:  # a bug must not stop the daemon: report it, try again
-                report.error = exc
-            # Whatever happened, the pass is recorded here and only here: the log first, so
-            # that whoever sees a metric change finds its log lines already written.
-            _log_pass(report, invalid_reported=self._invalid_reported)
-            self._remember_invalid(report)
-            self.metrics.record(report)
-            # Ready once a pass has reached a result: the document in force was read, planned
-            # and (in apply mode) applied, whatever became of each change.
-            if report.result is not None:
-                self.ready.set()
+            self.metrics.count_trigger("schedule", "accepted")
+            self._locked_pass()
         finally:
             self._pass_lock.release()
         return True
+
+    def trigger(self) -> None:
+        """Ask for a pass at once (a push); `passes_on_demand` runs it."""
+        self._wanted.set()
+
+    def passes_on_demand(self) -> None:
+        """Until the daemon stops: a pass each time one was asked for, once no pass is under
+        way. The asks made before a pass starts are all answered by it; those made while it
+        runs, by exactly one more after it."""
+        while True:
+            self._wanted.wait()
+            if self.stop.is_set():
+                return
+            while not self._pass_lock.acquire(timeout=1.0):  # a pass is under way
+                if self.stop.is_set():
+                    return
+            try:
+                self._wanted.clear()  # from here on, an ask is for the next pass
+                if self.stop.is_set():
+                    return
+                self._locked_pass()
+            finally:
+                self._pass_lock.release()
+
+    def _locked_pass(self) -> None:
+        """One pass, recorded; the caller holds the pass lock."""
+        logs.PASS_ID.set(uuid.uuid4().hex[:12])
+        report = PassReport(self.settings.mode)
+        try:
+            self._pass(report)
+        except Exception as exc:  # a bug must not stop the daemon: report it, try again
+            report.error = exc
+        # Whatever happened, the pass is recorded here and only here: the log first, so
+        # that whoever sees a metric change finds its log lines already written.
+        _log_pass(report, invalid_reported=self._invalid_reported)
+        self._remember_invalid(report)
+        self.metrics.record(report)
+        # Ready once a pass has reached a result: the document in force was read, planned
+        # and (in apply mode) applied, whatever became of each change.
+        if report.result is not None:
+            self.ready.set()
 
     def _remember_invalid(self, report: PassReport) -> None:
         """An invalid newest revision is logged at error level once, and at warning level on
@@ -211,6 +248,8 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         scheduler.start()
+        on_demand = threading.Thread(target=self.passes_on_demand, name="on-demand", daemon=True)
+        on_demand.start()
         log.info(
             "reconciler started",
             extra={
@@ -219,12 +258,14 @@ class Daemon:
                     "mode": self.settings.mode,
                     "interval": self.settings.interval,
                     "listen": self.settings.listen,
+                    "webhook": webhook.PATH if self.hook else None,
                 }
             },
         )
         self.stop.wait()
         log.info("stopping: no new passes; the current one ends at a safe point")
         scheduler.shutdown(wait=False)
+        self._wanted.set()  # wakes the on-demand thread, which sees the stop and ends
         self.source.cancel()  # a fetch under way would hold the pass for minutes
         finished = self._pass_lock.acquire(timeout=SHUTDOWN_GRACE)
         server.shutdown()
@@ -276,7 +317,17 @@ class Daemon:
             if self.ready.is_set():
                 return _text(start_response, "200 OK", "ready\n")
             return _text(start_response, "503 Service Unavailable", "no pass completed yet\n")
+        if path == webhook.PATH and self.hook is not None:
+            return self._hook(self.hook, environ, start_response)
         return _text(start_response, "404 Not Found", "not found\n")
+
+    def _hook(self, hook: webhook.Hook, environ: dict[str, Any], start_response: Any) -> Any:
+        answer = hook.handle(environ)
+        if answer.counted is not None:
+            self.metrics.count_trigger("webhook", answer.counted)
+        if answer.start:
+            self.trigger()
+        return _text(start_response, answer.status, answer.body, answer.headers)
 
 
 def _log_pass(report: PassReport, *, invalid_reported: str | None = None) -> None:
@@ -346,8 +397,10 @@ def _log_result(result: reconcile.Result, mode: Mode) -> None:
     log.info("pass done: %s", result.plan.summary(), extra={"fields": fields})
 
 
-def _text(start_response: Any, status: str, body: str) -> list[bytes]:
-    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+def _text(
+    start_response: Any, status: str, body: str, headers: tuple[tuple[str, str], ...] = ()
+) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8"), *headers])
     return [body.encode()]
 
 

@@ -30,6 +30,10 @@ from reconciler.reconcile import Mode, Phase, Result
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
 RESULTS = ("success", "error")
+# What started a pass: the schedule, a git push (the webhook), or an event; and whether the
+# request to start one was accepted.
+TRIGGER_SOURCES = ("schedule", "webhook", "event")
+TRIGGER_RESULTS = ("accepted", "rejected")
 
 # The `Finding.kind` of live access the document does not declare.
 ACCESS_FINDING = "access"
@@ -173,6 +177,14 @@ class Metrics:
             ["service", "operation", "outcome"],
             registry=r,
         )
+        self.triggers = PromCounter(
+            "reconciler_triggers",
+            "Requests to start a pass, by source (schedule, webhook, event) and result: a "
+            "scheduled pass and a signed push to the followed branch are accepted; a webhook "
+            "request refused (bad signature or token, bad length, body or JSON) is rejected.",
+            ["source", "result"],
+            registry=r,
+        )
         Info("reconciler_build", "Build information.", registry=r).info({"version": __version__})
         self._initialise()
 
@@ -188,6 +200,9 @@ class Metrics:
             self.passes.labels(result)
         for phase in Phase:
             self.duration.labels(phase.value)
+        for source in TRIGGER_SOURCES:
+            for outcome in TRIGGER_RESULTS:
+                self.triggers.labels(source, outcome)
 
     def record(self, report: PassReport) -> None:
         """Everything one pass tells, once, at its end: the source, then what the pass found
@@ -280,6 +295,9 @@ class Metrics:
             for labels in list(gauge._metrics):
                 if labels[0] not in keep:
                     gauge.remove(*labels)
+
+    def count_trigger(self, source: str, result: str) -> None:
+        self.triggers.labels(source, result).inc()
 
     def count_api_call(self, service: str, operation: str, outcome: str) -> None:
         self.api_calls.labels(service, operation, outcome).inc()

@@ -40,6 +40,7 @@ ALERTS = {
     "ReconcilerUnmanagedAccess",
     "ReconcilerAbsent",
     "ReconcilerAwsApiErrorsRising",
+    "ReconcilerWebhookRejected",
 }
 
 # A dashboard topic and a metric whose presence shows the dashboard covers it.
