@@ -43,6 +43,7 @@ class _Role:
     account: str
     account_id: str | None
     name: str
+    managed: bool = True  # placed by the document; False: only named by a live grant policy
 
 
 def declared(document: spec.Spec, ids: Mapping[str, str] | None = None) -> list[Access]:
@@ -120,7 +121,7 @@ def _effect(
 ) -> list[plan.AccessChange]:
     before = _pairs(before_ways, before_mfa)
     after_ways = _ways(groups_after(org.groups, p.changes), org, roles)
-    after = _pairs(after_ways, _mfa_after(document, org, p, roles, before_mfa))
+    after = _pairs(after_ways, _mfa_after(document, p, roles, before_mfa))
     changes = [
         _change(plan.AccessAction.GRANT, k, g, roles) for k, g in after.items() if k not in before
     ]
@@ -241,13 +242,13 @@ def _granted_roles(document: spec.Spec, org: state.OrgState) -> dict[str, _Role]
         for arn in plan.grants_of(group.grant_policy):
             parts = arn.split(":", 5)  # arn:partition:iam::account:role/path/name
             if len(parts) == 6 and parts[4] in by_id and parts[5].startswith("role/"):
-                roles[arn] = _Role(by_id[parts[4]], parts[4], parts[5].rpartition("/")[2])
+                name = parts[5].rpartition("/")[2]
+                roles[arn] = _Role(by_id[parts[4]], parts[4], name, managed=False)
     return roles
 
 
 def _mfa_after(
     document: spec.Spec,
-    org: state.OrgState,
     p: plan.Plan,
     roles: Mapping[str, _Role],
     before: Mapping[str, bool],
@@ -256,7 +257,6 @@ def _mfa_after(
     that exist then: those that exist now, unless the plan deletes them, and those it creates.
     The document decides for the roles it manages, except where their change is withheld; the
     others stay as they are."""
-    managed = _managed_roles(document, org)
     withheld = {_role_key(w.change) for w in p.withheld if isinstance(w.change, plan.RoleChange)}
     deleted = {_role_key(c) for c in p.changes if isinstance(c, plan.DeleteRole)}
     created = {_role_key(c) for c in p.changes if isinstance(c, plan.CreateRole)}
@@ -265,7 +265,7 @@ def _mfa_after(
         key = (role.account, role.name.lower())
         if key in deleted or (arn not in before and key not in created):
             continue
-        if arn in managed and key not in withheld:
+        if role.managed and key not in withheld:
             result[arn] = _document_mfa(document, role.name)
         else:
             result[arn] = before[arn]
