@@ -31,6 +31,7 @@ import argcomplete
 
 from reconciler import __version__, daemon, files, logs, progress, reconcile, source
 from reconciler.aws import read
+from reconciler.aws.queue import EventQueue, region_of
 from reconciler.core import access, policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
 from reconciler.core.plan import Status
@@ -318,6 +319,17 @@ def _settings(args: argparse.Namespace) -> daemon.Settings:
         allow_mass_removal=args.allow_mass_removal,
         webhook_secret=_webhook_secret(args.webhook_secret_file),
         webhook_ref=getattr(args, "source_ref", "main"),  # a directory is followed as main
+        events_queue=_events_queue(args.events_queue_url, args.endpoint_url),
+    )
+
+
+def _events_queue(url: str | None, endpoint_url: str | None) -> EventQueue | None:
+    """The queue of AWS change events, in the region its URL names; None without a URL."""
+    if not url:
+        return None
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return EventQueue(
+        url, region_of(url, endpoint_url=endpoint_url, default_region=region), endpoint_url
     )
 
 
@@ -716,6 +728,13 @@ def _daemon_options(
         metavar="PATH",
         help="enable POST /hooks/git: a GitHub or GitLab push to the followed branch, signed "
         "with the secret in this file, starts a pass at once",
+    )
+    option(
+        "--events-queue-url",
+        default=None,
+        metavar="URL",
+        help="SQS queue of AWS change events (an EventBridge rule's target, see deploy/events): "
+        "a hand-made change to what the document manages starts a pass over it at once",
     )
     option("--log-format", default=log_format, choices=["json", "text"], help="log line format")
     option(

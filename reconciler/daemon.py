@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -33,10 +34,11 @@ from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from reconciler import logs, reconcile, webhook
+from reconciler.aws.queue import EventQueue, Message
 from reconciler.aws.sessions import Sessions
-from reconciler.core import load, spec, state
-from reconciler.core.errors import ReconcilerError, SourceError, SpecError
-from reconciler.core.plan import Status
+from reconciler.core import events, load, scope, spec, state
+from reconciler.core.errors import AwsError, EventError, ReconcilerError, SourceError, SpecError
+from reconciler.core.plan import Cause, Status
 from reconciler.metrics import Metrics, PassReport, SourceStatus, api_call_counter, placed_roles
 from reconciler.reconcile import Mode
 from reconciler.source import Revision, Source
@@ -64,6 +66,7 @@ class Settings:
     http_connections: int = 32  # served at once; probes and scrapes need a handful
     webhook_secret: bytes | None = field(default=None, repr=False)  # None: no /hooks/git
     webhook_ref: str = "main"  # the branch a push must be to, to start a pass
+    events_queue: EventQueue | None = None  # AWS change events; None: none are read
 
     def __post_init__(self) -> None:
         self.mode = Mode(self.mode)  # "apply" or "plan" as text is accepted too
@@ -96,6 +99,29 @@ class DocumentState:
         self.newest_errors = errors
 
 
+@dataclass
+class Demand:
+    """What the passes asked for since the last began: a full pass (the schedule), the newest
+    revision (a push: the pass covers what it changes), the scope AWS change events touched
+    with who made which drift, and what to do once the pass has ended (told whether it
+    completed)."""
+
+    full: bool = False
+    fetch: bool = False
+    touched: scope.Scope = scope.NOTHING
+    causes: dict[str, Cause] = field(default_factory=dict)
+    then: list[Callable[[bool], None]] = field(default_factory=list)
+
+    def add(self, other: Demand) -> None:
+        self.full |= other.full
+        self.fetch |= other.fetch
+        self.touched |= other.touched
+        for resource, cause in other.causes.items():
+            if resource not in self.causes or self.causes[resource].time <= cause.time:
+                self.causes[resource] = cause
+        self.then += other.then
+
+
 class Daemon:
     def __init__(self, settings: Settings, source: Source, metrics: Metrics | None = None) -> None:
         self.settings = settings
@@ -110,27 +136,39 @@ class Daemon:
         self._metrics_app = make_wsgi_app(self.metrics.registry)
         secret = settings.webhook_secret
         self.hook = webhook.Hook(secret, settings.webhook_ref) if secret else None
-        self._wanted = threading.Event()  # a push asked for a pass that has not started yet
+        self._wanted = threading.Event()  # a pass was asked for that has not started yet
+        self._demand = Demand()  # what it was asked for, under _demand_lock
+        self._demand_lock = threading.Lock()
+        # The live state the last pass read, and the document it planned with: a focused pass
+        # reads again only its scope and takes the rest from here.
+        self._known: tuple[state.OrgState, spec.Spec] | None = None
 
     # --- one pass -------------------------------------------------------------------------
 
     def run_pass(self) -> bool:
         """One scheduled reconcile pass; False when another pass was still running (no
-        overlap) or the daemon is stopping."""
+        overlap: a full pass then follows it) or the daemon is stopping."""
         if not self._pass_lock.acquire(blocking=False):
-            log.warning("previous pass still running; this run is skipped")
+            log.warning("previous pass still running; a full pass follows it")
+            self.ask(Demand(full=True, fetch=True))
             return False
         try:
             if self.stop.is_set():  # a run the scheduler started as the signal arrived
                 return False
             self.metrics.count_trigger("schedule", "accepted")
-            self._locked_pass()
+            self._locked_pass(Demand(full=True, fetch=True))
         finally:
             self._pass_lock.release()
         return True
 
     def trigger(self) -> None:
-        """Ask for a pass at once (a push); `passes_on_demand` runs it."""
+        """Ask for a pass at once on the newest revision (a push); `passes_on_demand` runs it."""
+        self.ask(Demand(fetch=True))
+
+    def ask(self, demand: Demand) -> None:
+        """Ask for a pass; `passes_on_demand` runs one for all the asks made before it starts."""
+        with self._demand_lock:
+            self._demand.add(demand)
         self._wanted.set()
 
     def passes_on_demand(self) -> None:
@@ -146,18 +184,22 @@ class Daemon:
                     return
             try:
                 self._wanted.clear()  # from here on, an ask is for the next pass
+                with self._demand_lock:
+                    demand, self._demand = self._demand, Demand()
                 if self.stop.is_set():
                     return
-                self._locked_pass()
+                completed = self._locked_pass(demand)
             finally:
                 self._pass_lock.release()
+            for then in demand.then:
+                then(completed)
 
-    def _locked_pass(self) -> None:
-        """One pass, recorded; the caller holds the pass lock."""
+    def _locked_pass(self, demand: Demand) -> bool:
+        """One pass, recorded; the caller holds the pass lock. True when it completed."""
         logs.PASS_ID.set(uuid.uuid4().hex[:12])
         report = PassReport(self.settings.mode)
         try:
-            self._pass(report)
+            self._pass(report, demand)
         except Exception as exc:  # a bug must not stop the daemon: report it, try again
             report.error = exc
         # Whatever happened, the pass is recorded here and only here: the log first, so
@@ -169,6 +211,7 @@ class Daemon:
         # and (in apply mode) applied, whatever became of each change.
         if report.result is not None:
             self.ready.set()
+        return report.result is not None and report.error is None
 
     def _remember_invalid(self, report: PassReport) -> None:
         """An invalid newest revision is logged at error level once, and at warning level on
@@ -178,10 +221,11 @@ class Daemon:
         elif report.source is SourceStatus.VALID:
             self._invalid_reported = None
 
-    def _pass(self, report: PassReport) -> None:
+    def _pass(self, report: PassReport, demand: Demand) -> None:
         started = time.monotonic()
         # Fetch the newest revision and validate it; an invalid one leaves the last in force.
-        self._refresh_source(report)
+        if demand.fetch:
+            self._refresh_source(report)
         report.source_seconds = time.monotonic() - started
         if self.documents.in_force is None:
             return
@@ -190,7 +234,7 @@ class Daemon:
         report.in_force = revision.id
         report.accounts = tuple(a.name for a in document.accounts)
         report.roles = placed_roles(document)
-        # Read, plan and (in apply mode) apply.
+        # Read, plan and (in apply mode) apply: everything, or only what the demand touched.
         try:
             report.result = reconcile.reconcile(
                 document,
@@ -200,9 +244,27 @@ class Daemon:
                 stop=self.stop,
                 instance=self.settings.instance,
                 allow_mass_removal=self.settings.allow_mass_removal,
+                focus=self._focus(document, demand),
             )
         except ReconcilerError as exc:
             report.error = exc
+            return
+        self._known = (report.result.live, document)
+
+    def _focus(self, document: spec.Spec, demand: Demand) -> reconcile.Focus | None:
+        """What a demand needs read again, on top of what the last pass read; None for a
+        full pass. A push covers what its revision changes in the document, and a push of
+        the revision already planned asks to look at everything again."""
+        if demand.full or self._known is None:
+            return None
+        known, planned = self._known
+        wanted = demand.touched
+        if demand.fetch:
+            changed = planned != document
+            wanted |= scope.of_revisions(planned, document) if changed else scope.EVERYTHING
+        if wanted.everything:
+            return None
+        return reconcile.Focus(wanted, known, dict(demand.causes))
 
     def _refresh_source(self, report: PassReport) -> None:
         try:
@@ -238,6 +300,76 @@ class Daemon:
             self._sessions = {key: sessions}
         return self._sessions[key]
 
+    # --- AWS change events ----------------------------------------------------------------
+
+    def poll_events(self, queue: EventQueue) -> None:
+        """Until the daemon stops: long-poll the queue and ask for a pass over what each batch
+        of events touched. A message is deleted once its pass has completed; one that is not
+        an event, or touches nothing the document manages, at once. The queue failing is
+        logged and tried again; it never stops the daemon."""
+        while not self.stop.is_set():
+            try:
+                messages = queue.receive()
+            except AwsError as exc:
+                log.error("events queue cannot be read, trying again in 30 s: %s", exc)
+                self.stop.wait(30)
+                continue
+            try:
+                self.take_events(queue, messages)
+            except Exception:  # a bug must not stop the polling: report it, go on
+                log.exception("events could not be handled; they come again")
+
+    def take_events(self, queue: EventQueue, messages: list[Message]) -> None:
+        demand, done, dropped = Demand(), [], []
+        for message in messages:
+            touch = self._touch(message)
+            if touch is None:
+                dropped.append(message)
+            else:
+                demand.add(Demand(touched=touch.scope, causes=_cause(touch), then=[]))
+                done.append(message)
+        _delete(queue, dropped)
+        if done:
+            demand.then.append(lambda completed: _delete(queue, done) if completed else None)
+            self.ask(demand)
+
+    def _touch(self, message: Message) -> events.Touch | None:
+        """What one message's event touches; None (logged, counted) for one to drop."""
+        try:
+            event = events.parse(message.body)
+        except EventError as exc:
+            log.warning("event message %s dropped: %s", message.id[:80], exc)
+            self.metrics.count_trigger("event", "rejected")
+            return None
+        touch = self._touched(event)
+        if isinstance(touch, events.Ignored):
+            log.info("event %s ignored: %s", event.describe(), touch.reason)
+            return None
+        log.info(
+            "event %s: a pass over %s",
+            event.describe(),
+            touch.scope.describe(),
+            extra={"fields": {"changed_by": event.actor, "changed_at": event.time}},
+        )
+        self.metrics.count_trigger("event", "accepted")
+        return touch
+
+    def _touched(self, event: events.Event) -> events.Touch | events.Ignored:
+        """Before a pass has read the organization, any event asks for a full pass."""
+        known, in_force = self._known, self.documents.in_force
+        if known is None or in_force is None:
+            return events.Touch(scope.EVERYTHING, "", event)
+        document = in_force[1]
+        sessions = self._sessions_for(document)
+        own = events.Own(
+            document.organization.bootstrap_role,
+            sessions.session_name,
+            frozenset({sessions.identity().arn}),
+        )
+        return events.touched(
+            event, events.Known.of(document, known[0], self.settings.instance), own
+        )
+
     # --- the process --------------------------------------------------------------------------
 
     def run(self) -> int:
@@ -250,6 +382,10 @@ class Daemon:
         scheduler.start()
         on_demand = threading.Thread(target=self.passes_on_demand, name="on-demand", daemon=True)
         on_demand.start()
+        queue = self.settings.events_queue
+        if queue is not None:  # a long poll may hold it 20 s: it is not waited for on stop
+            args = (queue,)
+            threading.Thread(target=self.poll_events, args=args, name="events", daemon=True).start()
         log.info(
             "reconciler started",
             extra={
@@ -259,6 +395,7 @@ class Daemon:
                     "interval": self.settings.interval,
                     "listen": self.settings.listen,
                     "webhook": webhook.PATH if self.hook else None,
+                    "events_queue": queue.url if queue else None,
                 }
             },
         )
@@ -330,6 +467,22 @@ class Daemon:
         return _text(start_response, answer.status, answer.body, answer.headers)
 
 
+def _cause(touch: events.Touch) -> dict[str, Cause]:
+    return {touch.resource: touch.event.cause} if touch.resource else {}
+
+
+def _delete(queue: EventQueue, messages: list[Message]) -> None:
+    if not messages:
+        return
+    try:
+        kept = queue.delete(messages)
+    except AwsError as exc:
+        log.warning("events not deleted, they come again: %s", exc)
+        return
+    if kept:
+        log.info("events not deleted, they come again: %s", ", ".join(kept)[:400])
+
+
 def _log_pass(report: PassReport, *, invalid_reported: str | None = None) -> None:
     """The log lines of one pass, from its report: the source, then the pass's end.
     `invalid_reported`: the revision an earlier pass already logged as invalid, if any."""
@@ -366,26 +519,33 @@ def _log_source(report: PassReport, invalid_reported: str | None) -> None:
 
 
 def _log_result(result: reconcile.Result, mode: Mode) -> None:
+    plan = result.plan
     for outcome in result.outcomes:
         level = logging.INFO if outcome.status == Status.APPLIED else logging.ERROR
+        told = _cause_fields(plan.cause_of(outcome.change))
+        if outcome.error:
+            told["error"] = outcome.reason
         log.log(
             level,
             "%s %s",
             outcome.status,
-            outcome.change.line(),
-            extra={"fields": {"error": outcome.reason}} if outcome.error else None,
+            plan.line(outcome.change),
+            extra={"fields": told} if told else None,
         )
     for name, why in result.plan.unreachable.items():
         log.error("account %s unreachable: %s", name, why)
     if result.refused:
         log.error("plan refused, nothing changed: %s", result.refused)
     elif mode is Mode.PLAN:
-        for change in result.plan.changes:
-            log.info("drift: %s", change.line())
+        for change in plan.changes:
+            told = _cause_fields(plan.cause_of(change))
+            log.info("drift: %s", plan.line(change), extra={"fields": told} if told else None)
     for finding in result.plan.findings:  # apply leaves them: someone must decide
         log.warning("undeclared access: %s", finding.line())
     counts = result.plan.counts()
     fields: dict[str, object] = {"mode": mode}
+    if not result.scope.everything:
+        fields["scope"] = result.scope.describe()
     if mode is Mode.APPLY:  # a plan changes nothing, so it converges nothing either
         fields["converged"] = result.converged
     fields.update(
@@ -395,6 +555,13 @@ def _log_result(result: reconcile.Result, mode: Mode) -> None:
         seconds=round(sum(result.durations.values()), 3),
     )
     log.info("pass done: %s", result.plan.summary(), extra={"fields": fields})
+
+
+def _cause_fields(cause: Cause | None) -> dict[str, object]:
+    """Who made the drift a change corrects, and when, as log fields."""
+    if cause is None:
+        return {}
+    return {"changed_by": cause.actor, "changed_at": cause.time, "event": cause.event}
 
 
 def _text(

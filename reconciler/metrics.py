@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, Info, disable
 from prometheus_client import Counter as PromCounter
 
 from reconciler import __version__
-from reconciler.core.plan import SOURCE_ACCOUNT, Action, Kind, Plan, Status
+from reconciler.core.plan import SOURCE_ACCOUNT, Action, Change, Kind, Plan, Status
 from reconciler.core.spec import Spec
 from reconciler.reconcile import Mode, Phase, Result
 
@@ -186,6 +186,7 @@ class Metrics:
             registry=r,
         )
         Info("reconciler_build", "Build information.", registry=r).info({"version": __version__})
+        self._left: list[Change] = []  # the drift the last passes left, for focused passes
         self._initialise()
 
     def _initialise(self) -> None:
@@ -271,12 +272,22 @@ class Metrics:
         """The drift the pass leaves: the changes it found and did not make. In plan mode
         nothing is made, so that is every change found; in apply mode, the changes failed,
         skipped or never attempted (a refused plan attempts none). Withheld changes are left
-        in both modes. An unreachable account was not read: its drift is unknown, so it has
+        in both modes; a focused pass keeps what the passes before it left outside its scope.
+        An unreachable account was not read: its drift is unknown, so it has
         no per-account series until a pass reads it again (reconciler_account_reachable says
         why), and the per-kind totals count only what was read."""
         applied = {id(o.change) for o in result.outcomes if o.status is Status.APPLIED}
         left = [c for c in result.plan.changes if id(c) not in applied]
         left += [w.change for w in result.plan.withheld]
+        # A focused pass planned only its scope: what earlier passes left outside it is
+        # still left, as far as anyone knows, until a pass reads it again.
+        scope = result.scope
+        left += [
+            c
+            for c in self._left
+            if not scope.covers(c) and (c.account is None or c.account in account_names)
+        ]
+        self._left = left
         by_kind = Counter((c.kind, c.action) for c in left)
         for kind in Kind:
             for action in Action:

@@ -9,14 +9,15 @@ from __future__ import annotations
 import enum
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 
-from reconciler.aws import read, write
+from reconciler.aws import read, read_scope, write
 from reconciler.aws.sessions import Sessions
 from reconciler.core import access, diff, plan, safety, spec, state
 from reconciler.core.errors import SafetyError
 from reconciler.core.plan import Outcome, Plan, Status
+from reconciler.core.scope import EVERYTHING, Scope
 
 
 class Mode(enum.StrEnum):
@@ -43,6 +44,7 @@ class Result:
     outcomes: tuple[Outcome, ...] = ()
     refused: SafetyError | None = None  # the rail that refused the plan as a whole
     durations: dict[Phase, float] = field(default_factory=dict)
+    scope: Scope = EVERYTHING  # what the pass read again and planned
 
     @property
     def failed(self) -> list[Outcome]:
@@ -66,6 +68,17 @@ def sessions_for(
     )
 
 
+@dataclass(frozen=True)
+class Focus:
+    """A pass limited to part of the organization: `scope` is read again on top of `known`
+    (the live state an earlier pass read), and only changes within it are planned. `causes`
+    says who made the drift of which resource, as AWS change events told it."""
+
+    scope: Scope
+    known: state.OrgState
+    causes: Mapping[str, plan.Cause] = field(default_factory=dict)
+
+
 def reconcile(
     document: spec.Spec,
     sessions: Sessions,
@@ -77,16 +90,26 @@ def reconcile(
     timings: write.Timings | None = None,
     allow_mass_removal: bool = False,
     progress: Progress | None = None,
+    focus: Focus | None = None,
 ) -> Result:
     """`progress`, when given, is told each phase's advance: ("read", accounts read, of how
-    many) and ("apply", changes done, of how many)."""
+    many) and ("apply", changes done, of how many). `focus`, when given, limits the pass."""
     clock = _Clock()
-    # Read the organization and every declared account's roles, in parallel.
-    live = read.read_live(document, sessions, concurrency, instance, _phase(progress, "read"))
+    scope = focus.scope if focus else EVERYTHING
+    # Read the organization and every declared account's roles, in parallel; or, for a
+    # focused pass, only what its scope names.
+    if focus is None:
+        live = read.read_live(document, sessions, concurrency, instance, _phase(progress, "read"))
+    else:
+        live = read_scope.read_scope(
+            document, sessions, focus.known, focus.scope, concurrency, instance
+        )
     clock.lap(Phase.READ)
-    # Compute the changes, then let the safety rails refuse or withhold them.
+    # Compute the changes within the scope, then let the safety rails refuse or withhold them.
     declared = state.declared(document, live, instance)
-    proposed = diff.diff(declared, live, _rules(document, instance))
+    proposed = scope.limit(diff.diff(declared, live, _rules(document, instance)))
+    if focus is not None:
+        proposed = replace(proposed, causes=focus.causes)
     try:
         facts = safety.Facts(live, declared, instance, allow_mass_removal)
         guarded = safety.guard(
@@ -94,12 +117,12 @@ def reconcile(
         )
     except SafetyError as exc:
         reviewed = access.review(document, live, proposed, with_effect=False)
-        return Result(reviewed, live, refused=exc, durations=clock.lap(Phase.PLAN))
+        return Result(reviewed, live, refused=exc, durations=clock.lap(Phase.PLAN), scope=scope)
     # What the plan changes of who can reach which role, and the access it leaves undeclared.
     guarded = access.review(document, live, guarded)
     clock.lap(Phase.PLAN)
     if not apply:
-        return Result(guarded, live, durations=clock.laps)
+        return Result(guarded, live, durations=clock.laps, scope=scope)
     # Apply in dependency order; every change gets an outcome.
     context = write.Context(
         sessions=sessions,
@@ -114,7 +137,7 @@ def reconcile(
         progress=_phase(progress, "apply"),
     )
     outcomes = write.execute(guarded, context, concurrency)
-    return Result(guarded, live, tuple(outcomes), durations=clock.lap(Phase.APPLY))
+    return Result(guarded, live, tuple(outcomes), durations=clock.lap(Phase.APPLY), scope=scope)
 
 
 # Told (phase, done, total): where a pass stands, for a progress line on a terminal.

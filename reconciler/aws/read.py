@@ -97,11 +97,11 @@ def read_live(
         source_unreachable=source_unreachable,
         partition=sessions.identity().partition,
         failed_creations=org.failed,
-        foreign_creations=_foreign_creations(document, org.accounts),
+        foreign_creations=foreign_creations(document, org.accounts),
     )
 
 
-def _foreign_creations(document: spec.Spec, accounts: list[state.Account]) -> int:
+def foreign_creations(document: spec.Spec, accounts: list[state.Account]) -> int:
     """CreateAccount requests in flight that no declared account waits on: another tool's.
     They count toward AWS's limit of 5 creations in flight all the same."""
     declared = {a.name for a in document.accounts}
@@ -180,7 +180,7 @@ def _units_in(client: _Organizations, parent_id: str) -> list[OrganizationalUnit
     return [unit for page in units for unit in page.get("OrganizationalUnits", [])]
 
 
-def _tags_of(client: _Organizations, resource_id: str) -> list[TagTypeDef]:
+def tags_of(client: _Organizations, resource_id: str) -> list[TagTypeDef]:
     tags = organizations_pages(
         client, lambda c, more: c.list_tags_for_resource(ResourceId=resource_id, **more)
     )
@@ -188,7 +188,7 @@ def _tags_of(client: _Organizations, resource_id: str) -> list[TagTypeDef]:
 
 
 def _unit_marker(client: _Organizations, unit_id: str, instance: str) -> bool:
-    return _has_marker(_tags_of(client, unit_id), instance)
+    return _has_marker(tags_of(client, unit_id), instance)
 
 
 def list_accounts(sessions: Sessions) -> list[state.Account]:
@@ -240,7 +240,7 @@ def _creation_requests(
 def _failure_records(client: _Organizations, root_id: str, instance: str) -> dict[str, str]:
     """Request id -> fingerprint of the declaration it was sent for (the root's tags)."""
     prefix = state.creation_record_key(instance, "")
-    tags = _tags_of(client, root_id)
+    tags = tags_of(client, root_id)
     return {t["Key"][len(prefix) :]: t["Value"] for t in tags if t["Key"].startswith(prefix)}
 
 
@@ -305,15 +305,24 @@ def _read_account(
     instance: str,
 ) -> state.Account:
     assert account.id is not None
-    tags = _tags_of(organizations, account.id)
-    wanted = {name.lower() for name in document.role_names(declared)}
-    wanted.discard(document.organization.bootstrap_role.lower())
-    roles = read_roles(
-        _member_iam(sessions, account), wanted, document.organization.bootstrap_role, instance
-    )
+    tags = tags_of(organizations, account.id)
+    roles = roles_of(document, sessions, account, declared, instance)
     return replace(
         account, name=declared.name, tags={t["Key"]: t["Value"] for t in tags}, roles=roles
     )
+
+
+def roles_of(
+    document: spec.Spec,
+    sessions: Sessions,
+    account: state.Account,
+    declared: spec.Account,
+    instance: str,
+) -> dict[str, state.Role]:
+    wanted = {name.lower() for name in document.role_names(declared)}
+    wanted.discard(document.organization.bootstrap_role.lower())
+    bootstrap_role = document.organization.bootstrap_role
+    return read_roles(_member_iam(sessions, account), wanted, bootstrap_role, instance)
 
 
 def _member_iam(sessions: Sessions, account: state.Account) -> AccountClient[IAMClient]:

@@ -18,6 +18,7 @@ import contextvars
 import datetime
 import json
 import random
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -51,6 +52,9 @@ if TYPE_CHECKING:  # the stubs are a development dependency only
 # Refresh assumed credentials this long before they expire, so no call starts with credentials
 # that could lapse mid-pass (AssumeRole issues them for one hour by default).
 REFRESH_MARGIN = datetime.timedelta(minutes=15)
+# Each Sessions opens its role sessions under "reconciler-" and a random suffix: the daemon
+# knows the AWS change events of its own corrections by that name, and a person who names a
+# session "reconciler" by hand does not pass for it.
 SESSION_NAME = "reconciler"
 # Plan mode's session policy for member accounts: exactly the reads plan makes there (roles, and
 # the source account's users, groups and the managed policies they hold; see read.py). AWS
@@ -312,6 +316,7 @@ class Sessions:
         # In plan mode, member-account sessions are limited to reading: the bootstrap role is
         # an administrator, and a session policy caps what its credentials may do.
         self._read_only = read_only
+        self.session_name = f"{SESSION_NAME}-{secrets.token_hex(6)}"
         self._config = botocore.config.Config(
             retries=BOTOCORE_RETRIES,  # type: ignore[arg-type]
             connect_timeout=CONNECT_TIMEOUT,
@@ -382,7 +387,7 @@ class Sessions:
         role = policies.role_arn(account_id, self.bootstrap_role, self.identity().partition)
         policy = self._session_policy()
         answer = self.sts()(
-            lambda sts: sts.assume_role(RoleArn=role, RoleSessionName=SESSION_NAME, **policy)
+            lambda sts: sts.assume_role(RoleArn=role, RoleSessionName=self.session_name, **policy)
         )
         raw = answer["Credentials"]
         keys = botocore.credentials.ReadOnlyCredentials(

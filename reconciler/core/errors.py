@@ -4,6 +4,7 @@
     ├── SpecError             the document is invalid; carries every problem found, with positions
     ├── SourceError           the git source cannot be fetched or read
     ├── SafetyError           a safety rail refused the whole plan; nothing changed
+    ├── EventError            a queue message is not an AWS change event; it is dropped
     └── AwsError              an AWS call failed; botocore's ClientError is translated at the edge
         ├── AccessError       terminal for one account: role cannot be assumed, access denied
         ├── TransientAwsError throttling or service trouble that outlived the retries
@@ -86,6 +87,10 @@ def printable(text: str) -> str:
 
 class SourceError(ReconcilerError):
     """The document's source (a git remote or a directory) could not be read."""
+
+
+class EventError(ReconcilerError):
+    """A message on the events queue is not an AWS API call event the daemon can read."""
 
 
 class SafetyError(ReconcilerError):

@@ -638,6 +638,32 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Cause:
+    """Who made a resource drift, and when: the `userIdentity.arn` and `eventTime` of the AWS
+    change event (CloudTrail, through EventBridge) that reported the hand-made change."""
+
+    actor: str
+    time: str
+    event: str = ""  # the API call, e.g. UpdateAssumeRolePolicy
+
+    def text(self) -> str:
+        return f"made by {self.actor} at {self.time}"
+
+
+def resource_of(change: Change) -> str:
+    """The resource a change is to, as events name resources: a role in an account, a group
+    of the source account (its memberships included), an account's place, or a unit. IAM
+    names ignore case, so role and group names are folded."""
+    if isinstance(change, RoleChange):
+        return f"role {change.account_name}/{change.role.lower()}"
+    if change.group_name is not None:
+        return f"group {change.group_name.lower()}"
+    if change.kind is Kind.UNIT:
+        return f"unit {change.target}"
+    return f"account {change.account or change.target}"
+
+
+@dataclass(frozen=True)
 class Plan:
     """The changes to make, sorted in apply order, and what the diff noticed but will not touch.
 
@@ -650,6 +676,7 @@ class Plan:
     unreachable: Mapping[str, str] = field(default_factory=dict)
     access: tuple[AccessChange, ...] = ()
     findings: tuple[Finding, ...] = ()
+    causes: Mapping[str, Cause] = field(default_factory=dict)  # by `resource_of` a change
 
     @classmethod
     def of(cls, changes: list[Change], **rest: object) -> Plan:
@@ -675,6 +702,15 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.changes and not self.withheld
+
+    def cause_of(self, change: Change) -> Cause | None:
+        """Who made the drift this change corrects, when an AWS change event told it."""
+        return self.causes.get(resource_of(change))
+
+    def line(self, change: Change) -> str:
+        """The change's line, followed by who made the drift and when, if that is known."""
+        cause = self.cause_of(change)
+        return change.line() if cause is None else f"{change.line()} ({cause.text()})"
 
 
 class Status(enum.StrEnum):
