@@ -35,10 +35,10 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from reconciler import logs, reconcile, webhook
 from reconciler.aws.queue import EventQueue, Message
-from reconciler.aws.sessions import Sessions
+from reconciler.aws.sessions import Sessions, new_session_name
 from reconciler.core import events, load, scope, spec, state
 from reconciler.core.errors import AwsError, EventError, ReconcilerError, SourceError, SpecError
-from reconciler.core.plan import Cause, Status
+from reconciler.core.plan import Cause, CreateAccount, CreateUnit, Status
 from reconciler.metrics import Metrics, PassReport, SourceStatus, api_call_counter, placed_roles
 from reconciler.reconcile import Mode
 from reconciler.source import Revision, Source
@@ -132,6 +132,9 @@ class Daemon:
         self.stop = threading.Event()
         self._pass_lock = threading.Lock()
         self._sessions: dict[tuple[str, str, str | None], Sessions] = {}
+        # One role session name for the process: the changes it makes carry it in CloudTrail,
+        # so its own events are known, and an operator can find its changes there.
+        self.session_name = new_session_name()
         self._invalid_reported: str | None = None  # the newest revision, once logged invalid
         self._metrics_app = make_wsgi_app(self.metrics.registry)
         secret = settings.webhook_secret
@@ -249,7 +252,13 @@ class Daemon:
         except ReconcilerError as exc:
             report.error = exc
             return
-        self._known = (report.result.live, document)
+        # Accounts and units the pass created have ids the state it read lacks, so events
+        # about them could not be matched: the next pass reads everything again.
+        created = any(
+            o.status is Status.APPLIED and isinstance(o.change, CreateAccount | CreateUnit)
+            for o in report.result.outcomes
+        )
+        self._known = None if created else (report.result.live, document)
 
     def _focus(self, document: spec.Spec, demand: Demand) -> reconcile.Focus | None:
         """What a demand needs read again, on top of what the last pass read; None for a
@@ -295,6 +304,7 @@ class Daemon:
                 self.settings.endpoint_url,
                 self.settings.concurrency,
                 read_only=self.settings.mode is Mode.PLAN,
+                session_name=self.session_name,
             )
             sessions.on_event("needs-retry", api_call_counter(self.metrics))
             self._sessions = {key: sessions}
@@ -363,7 +373,7 @@ class Daemon:
         sessions = self._sessions_for(document)
         own = events.Own(
             document.organization.bootstrap_role,
-            sessions.session_name,
+            self.session_name,
             frozenset({sessions.identity().arn}),
         )
         return events.touched(
@@ -396,6 +406,7 @@ class Daemon:
                     "listen": self.settings.listen,
                     "webhook": webhook.PATH if self.hook else None,
                     "events_queue": queue.url if queue else None,
+                    "role_session": self.session_name,
                 }
             },
         )

@@ -57,7 +57,12 @@ class Result:
 
 
 def sessions_for(
-    document: spec.Spec, endpoint_url: str | None, concurrency: int, *, read_only: bool = False
+    document: spec.Spec,
+    endpoint_url: str | None,
+    concurrency: int,
+    *,
+    read_only: bool = False,
+    session_name: str | None = None,
 ) -> Sessions:
     return Sessions(
         management_account_id=document.organization.management_account_id,
@@ -65,6 +70,7 @@ def sessions_for(
         endpoint_url=endpoint_url,
         max_pool=concurrency + 4,
         read_only=read_only,
+        session_name=session_name,
     )
 
 

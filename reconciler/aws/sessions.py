@@ -284,6 +284,11 @@ class _SessionPolicy(TypedDict, total=False):
     Policy: str
 
 
+def new_session_name() -> str:
+    """A role session name of its own: "reconciler-" and 12 random hex digits."""
+    return f"{SESSION_NAME}-{secrets.token_hex(6)}"
+
+
 class Sessions:
     """Hands out typed clients: `organizations()` and `sts()` for the management account,
     `iam(account_id)` for a member account through the bootstrap role (or, without one, the
@@ -299,6 +304,7 @@ class Sessions:
         max_pool: int = 20,
         session: boto3.Session | None = None,
         read_only: bool = False,
+        session_name: str | None = None,
     ) -> None:
         with translated("boto3:Session"):  # an AWS_PROFILE that does not exist fails here
             self._session = session or boto3.Session()
@@ -316,7 +322,7 @@ class Sessions:
         # In plan mode, member-account sessions are limited to reading: the bootstrap role is
         # an administrator, and a session policy caps what its credentials may do.
         self._read_only = read_only
-        self.session_name = f"{SESSION_NAME}-{secrets.token_hex(6)}"
+        self.session_name = session_name or new_session_name()
         self._config = botocore.config.Config(
             retries=BOTOCORE_RETRIES,  # type: ignore[arg-type]
             connect_timeout=CONNECT_TIMEOUT,

@@ -70,7 +70,7 @@ def test_a_pass_never_starts_while_another_is_running() -> None:
     first = threading.Thread(target=daemon.run_pass)
     first.start()
     assert source.entered.wait(5)
-    assert daemon.run_pass() is False  # refused at once, not queued
+    assert daemon.run_pass() is False  # refused at once: not run alongside
     source.release.set()
     first.join(5)
     assert source.fetches == 1
