@@ -16,6 +16,10 @@ templates of desired/accounts.yaml, with the AWS managed policies the document n
 the daemon's own roles or the bootstrap role. A small evaluator (below) decides requests
 against the statements, conditions included, and the tests ask it about the calls the daemon
 makes and the requests that would raise its privileges.
+
+The events queue (deploy/events) is read with the daemon's own credentials too, in either mode:
+both policies allow what reconciler/aws/queue.py calls on the queue `reconciler-events` in
+us-east-1, and nothing else of SQS.
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ POD_IDENTITY_TRUST = IAM / "pod-identity-trust-policy.json"
 PERMISSION_POLICIES = [POLICY, READONLY]
 TRUST_POLICIES = [IRSA_TRUST, POD_IDENTITY_TRUST]
 CODE = REPO / "reconciler" / "aws"
-SERVICES = ("organizations", "iam", "sts")
+SERVICES = ("organizations", "iam", "sts", "sqs")
+# A batch call is authorized as the action it repeats.
+AUTHORIZED_AS = {"sqs:DeleteMessageBatch": "sqs:DeleteMessage"}
 # The helpers that make one AWS call, and where their method name is among the arguments.
 HELPERS = {"call": 1, "pages": 1, "each_page": 1, "_settled_call": 2}
 READ_PREFIXES = ("Get", "List", "Describe")
@@ -112,16 +118,21 @@ def called_methods(paths: list[Path]) -> set[str]:
 
 def called_operations(paths: list[Path]) -> set[str]:
     known = operations_by_method()
-    operations = set()
+    operations: set[str] = set()
     for method in called_methods(paths):
         assert method in known, f"{method} is no operation of {', '.join(SERVICES)}"
-        operations.update(known[method])  # ambiguous names count for every service that has them
+        # ambiguous names count for every service that has them
+        operations.update(AUTHORIZED_AS.get(op, op) for op in known[method])
     return operations
 
 
 ALL_CALLS = called_operations(sorted(CODE.glob("*.py")))
-# `plan` and the daemon in plan mode: the readers, and AssumeRole to enter member accounts.
-READ_CALLS = called_operations([CODE / "read.py", CODE / "sessions.py"])
+# `plan` and the daemon in plan mode: the readers (of everything, and of what an event
+# touched), and AssumeRole to enter member accounts.
+READ_CALLS = called_operations([CODE / "read.py", CODE / "read_scope.py", CODE / "sessions.py"])
+# The daemon, in either mode, reading its events queue (central.yaml of deploy/events names it).
+EVENT_CALLS = called_operations([CODE / "queue.py"])
+QUEUE = f"arn:aws:sqs:us-east-1:{MANAGEMENT}:reconciler-events"
 
 
 def test_the_collector_finds_the_calls() -> None:
@@ -135,6 +146,9 @@ def test_the_collector_finds_the_calls() -> None:
     } <= ALL_CALLS
     assert READ_CALLS < ALL_CALLS
     assert all(op.split(":")[1].startswith(READ_PREFIXES) for op in READ_CALLS - {"sts:AssumeRole"})
+    # Receive, and delete in batches (authorized as DeleteMessage); a new SQS call shows here.
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} == EVENT_CALLS
+    assert EVENT_CALLS < ALL_CALLS
 
 
 # --- grammar ---------------------------------------------------------------------------------
@@ -355,6 +369,8 @@ def resources_for(operation: str) -> list[str]:
     service, name = operation.split(":")
     if operation == "sts:AssumeRole":
         return [f"arn:aws:iam::{MEMBER}:role/{BOOTSTRAP_ROLE}"]
+    if service == "sqs":
+        return [QUEUE]
     if service == "iam" and "Group" in name:
         return [f"arn:aws:iam::{MANAGEMENT}:group{state.GROUP_PATH}AcmeDevelopers"]
     if service == "iam" and "Role" in name and name != "ListRoles":
@@ -534,14 +550,14 @@ def test_readonly_policy_matches_the_plan_session_policy() -> None:
             assert allows(session, action, resource), action
 
 
-@pytest.mark.parametrize("operation", sorted(READ_CALLS))
+@pytest.mark.parametrize("operation", sorted(READ_CALLS | EVENT_CALLS))
 def test_readonly_policy_allows_every_read(operation: str) -> None:
     for resource in resources_for(operation):
         assert allows(READONLY, operation, resource), f"{operation} on {resource}"
 
 
 def test_policy_grants_nothing_the_code_does_not_call() -> None:
-    for path, calls in ((POLICY, ALL_CALLS), (READONLY, READ_CALLS)):
+    for path, calls in ((POLICY, ALL_CALLS), (READONLY, READ_CALLS | EVENT_CALLS)):
         granted = {
             action
             for statement in load_policy(path)["Statement"]
@@ -556,7 +572,42 @@ def test_readonly_policy_has_no_write_action() -> None:
         assert statement["Effect"] == "Allow"
         for action in as_list(statement["Action"]):
             # AssumeRole changes nothing; it is how plan reads member accounts.
-            assert action == "sts:AssumeRole" or action.split(":")[1].startswith(READ_PREFIXES)
+            if action == "sts:AssumeRole":
+                continue
+            # Deleting a handled message changes nothing the daemon manages: its own queue only.
+            if action in EVENT_CALLS:
+                assert as_list(statement["Resource"]) == [QUEUE_RESOURCE], action
+                continue
+            assert action.split(":")[1].startswith(READ_PREFIXES), action
+
+
+# The queue as the policies name it: in us-east-1 (where IAM's and Organizations' events are
+# delivered), of whichever account the daemon's role lives in.
+QUEUE_RESOURCE = "arn:aws:sqs:us-east-1:*:reconciler-events"
+
+
+@pytest.mark.parametrize("path", PERMISSION_POLICIES, ids=lambda p: p.name)
+def test_the_events_queue_and_nothing_else_of_sqs(path: Path) -> None:
+    (statement,) = (s for s in load_policy(path)["Statement"] if s.get("Sid") == "ReadChangeEvents")
+    assert as_list(statement["Resource"]) == [QUEUE_RESOURCE]
+    for action in sorted(EVENT_CALLS):
+        assert allows(path, action, QUEUE)
+        for other in (
+            f"arn:aws:sqs:us-east-1:{MANAGEMENT}:reconciler-events-dead-letter",
+            f"arn:aws:sqs:us-east-1:{MANAGEMENT}:orders",
+            f"arn:aws:sqs:eu-west-1:{MANAGEMENT}:reconciler-events",
+            "*",
+        ):
+            assert not allows(path, action, other), f"{action} on {other}"
+    for action in (
+        "sqs:SendMessage",
+        "sqs:PurgeQueue",
+        "sqs:SetQueueAttributes",
+        "sqs:DeleteQueue",
+        "sqs:AddPermission",
+        "sqs:ChangeMessageVisibility",
+    ):
+        assert not allows(path, action, QUEUE), action
 
 
 def test_assume_role_only_on_the_bootstrap_role() -> None:
