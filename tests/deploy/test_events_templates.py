@@ -6,11 +6,14 @@ are valid CloudFormation (cfn-lint, against the resource specification).
 Against moto's server, the central stack is created with CloudFormation and the member stack
 in a member account: a CloudTrail-shaped event put on a bus arrives on the queue as a body the
 daemon's `events.parse` reads, and events the pattern does not select do not.
+
+The kustomize Component deploy/events gives the daemon the queue's URL, and nothing else.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -21,13 +24,17 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler.aws import queue
 from reconciler.core import events
+from reconciler.core.errors import ReconcilerError
 from tests.aws.support import Aws
 from tests.simulation.strict import StrictAws
 from tests.simulation.support import calm
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "deploy" / "events" / "cloudformation"
+DEPLOY = REPO / "deploy"
+COMPONENT = DEPLOY / "events"
+TEMPLATES = COMPONENT / "cloudformation"
 CENTRAL = TEMPLATES / "central.yaml"
 MEMBER = TEMPLATES / "member.yaml"
 # Every rule of each template, by logical id: a rule added or dropped fails here.
@@ -432,3 +439,71 @@ def test_a_member_accounts_stack_forwards_its_calls_to_the_central_queue(
     event = events.parse(body)
     assert (event.name, event.account_id) == ("DeleteRolePolicy", member)
     assert event.actor == f"arn:aws:iam::{member}:user/mallory"
+
+
+# --- the kustomize Component ------------------------------------------------------------------
+
+
+def render(target: Path) -> list[dict[str, Any]]:
+    done = subprocess.run(
+        ["kubectl", "kustomize", str(target)], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, f"kubectl kustomize {target} failed:\n{done.stderr}"
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def container_env(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    (deployment,) = (o for o in objects if o["kind"] == "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e for e in container["env"]}
+
+
+@pytest.fixture
+def with_component(tmp_path: Path) -> list[dict[str, Any]]:
+    """The worked example with the Component, as an overlay of one's own would add it."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl not installed")
+    example = os.path.relpath(DEPLOY / "overlays" / "example", tmp_path)
+    component = os.path.relpath(COMPONENT, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        yaml.safe_dump({"resources": [example], "components": [component]})
+    )
+    return render(tmp_path)
+
+
+def test_the_component_sets_the_queue_url_and_changes_nothing_else(
+    with_component: list[dict[str, Any]],
+) -> None:
+    without = render(DEPLOY / "overlays" / "example")
+    env = container_env(with_component)
+    url = env.pop("RECONCILER_EVENTS_QUEUE_URL")["value"]
+    assert env == container_env(without)
+    assert url == "https://sqs.us-east-1.amazonaws.com/<MANAGEMENT_ACCOUNT_ID>/reconciler-events"
+    for obj in without:
+        if obj["kind"] != "Deployment":
+            assert obj in with_component, f"{obj['kind']} changed"
+
+
+def test_the_queue_url_fails_closed_until_the_account_is_filled_in() -> None:
+    """The daemon reads the URL as production does: with the placeholder it refuses to start;
+    with an account id it is the central stack's queue, in us-east-1."""
+    patch = yaml.safe_load((COMPONENT / "queue-url.yaml").read_text())
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    (variable,) = container["env"]
+    assert variable["name"] == "RECONCILER_EVENTS_QUEUE_URL"
+    url = variable["value"]
+    with pytest.raises(ReconcilerError, match="not an SQS queue URL"):
+        queue.region_of(url, endpoint_url=None, default_region="eu-west-1")
+    filled = url.replace("<MANAGEMENT_ACCOUNT_ID>", "111111111111")
+    assert queue.region_of(filled, endpoint_url=None, default_region="eu-west-1") == "us-east-1"
+    assert filled.rsplit("/", 1)[1] == "reconciler-events"  # central.yaml's QueueName
+
+
+def test_the_component_passes_strict_validation(with_component: list[dict[str, Any]]) -> None:
+    kubernetes_validate = pytest.importorskip("kubernetes_validate")
+    version = kubernetes_validate.utils.latest_version()
+    (deployment,) = (o for o in with_component if o["kind"] == "Deployment")
+    try:
+        kubernetes_validate.validate(deployment, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        pytest.fail(f"Deployment: {exc.message} at {exc.path}")
