@@ -203,6 +203,8 @@ def test_central_outputs() -> None:
     assert outputs["QueueUrl"]["Value"] == {"Ref": "Queue"}
     assert outputs["QueueArn"]["Value"] == get_att("Queue", "Arn")
     assert outputs["EventBusArn"]["Value"] == get_att("EventBus", "Arn")
+    assert outputs["DeadLetterQueueUrl"]["Value"] == {"Ref": "DeadLetterQueue"}
+    assert outputs["DeadLetterQueueArn"]["Value"] == get_att("DeadLetterQueue", "Arn")
 
 
 def test_members_forward_to_the_central_bus_with_a_role_that_can_do_only_that() -> None:
