@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # Strict typing everywhere; the tests are a package tree of their own, the bench a script dir.
 MYPY = $(BIN)/mypy --strict reconciler bench && $(BIN)/mypy --strict --explicit-package-bases tests
 
-.PHONY: run test lint bench clean
+.PHONY: run drift test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +29,16 @@ $(AWSCLI): | $(BIN)/python
 	$(PYTHON) -m venv $(VENV)/tools/awscli
 	$(VENV)/tools/awscli/bin/pip install --quiet 'awscli>=1.44,<2'
 
+# The sandbox's simulation listens on this loopback port, so that `make drift` finds it.
+SANDBOX_PORT ?= 4566
+
 run: $(VENV)/.sandbox
-	$(BIN)/reconciler sandbox
+	$(BIN)/reconciler sandbox --simulator-port $(SANDBOX_PORT)
+
+# A change made by hand in the running sandbox (`make run` in another terminal), with the AWS
+# change events it causes: the daemon corrects it within seconds and names who made it.
+drift: $(VENV)/.sandbox
+	$(BIN)/reconciler sandbox-drift --endpoint-url http://127.0.0.1:$(SANDBOX_PORT)
 
 test: $(VENV)/.dev $(AWSCLI)
 	$(BIN)/ruff check reconciler tests bench

@@ -296,13 +296,25 @@ def _sandbox(args: argparse.Namespace) -> int:
 
     logs.configure(args.log_format, args.log_level)
     desired = Path(args.desired)
-    simulator = sandbox.start(desired)
+    simulator, queue = sandbox.start(desired, args.simulator_port)
     args.endpoint_url = simulator.url
+    args.events_queue_url = args.events_queue_url or queue
     print(sandbox.banner(simulator.url, args.listen, desired), flush=True)
     try:
         return daemon.Daemon(_settings(args), source.DirectorySource(desired)).run()
     finally:
         simulator.stop()
+
+
+def _sandbox_drift(args: argparse.Namespace) -> int:
+    from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox]
+
+    if not args.endpoint_url:
+        raise ReconcilerError("--endpoint-url: the URL `reconciler sandbox` printed is needed")
+    for line in sandbox.make_drift(args.endpoint_url, Path(args.desired)):
+        print(f"made by hand: {line}")
+    print("sent the AWS change events of these changes; the daemon's log names who made them")
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> daemon.Settings:
@@ -602,6 +614,13 @@ def _parser() -> argparse.ArgumentParser:
     ):
         sub = _instance_option(_aws_options(command(name, handler, help_text)))
         _daemon_options(sub, interval, log_format, name)
+    _aws_options(
+        command(
+            "sandbox-drift",
+            _sandbox_drift,
+            "make a change by hand in a running sandbox and send its AWS change events",
+        )
+    )
     for name, handler, help_text in (
         ("profiles", _profiles, "print CLI, browser-extension or Granted profiles of your roles"),
         ("links", _links, "print a console switch-role link per granted account and role"),
@@ -703,6 +722,13 @@ def _daemon_options(
             default=None,
             help="ssh-keygen allowed signers file for --verify-signatures",
         )
+    if name == "sandbox":
+        option(
+            "--simulator-port",
+            default=0,
+            type=_port,
+            help="loopback port of the AWS simulation (default: any free port)",
+        )
     option("--interval", default=interval, type=_seconds(zero=False), help="seconds between passes")
     option(
         "--jitter",
@@ -759,6 +785,13 @@ def _seconds(*, zero: bool) -> Callable[[str], float]:
         return number
 
     return seconds
+
+
+def _port(value: str) -> int:
+    """A TCP port, or 0 for any free one."""
+    if not re.fullmatch(r"[0-9]{1,5}", value) or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a port (0 to 65535)")
+    return int(value)
 
 
 def _instance_name(value: str) -> str:
