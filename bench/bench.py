@@ -95,13 +95,17 @@ def main() -> int:
     parser.add_argument("--simulator-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--desired", help=argparse.SUPPRESS)
     parser.add_argument("--endpoint-url", help=argparse.SUPPRESS)
+    parser.add_argument("--listen", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--events-queue-url", default="", help=argparse.SUPPRESS)
     if "--simulator-child" in sys.argv:  # the rest of the command line is the simulator's
         sys.argv.remove("--simulator-child")
         harness.simulator_child()
         return 0
     args = parser.parse_args()
     if args.daemon_child:
-        return harness.daemon_child(args.desired, args.endpoint_url, args.concurrency)
+        return harness.daemon_child(
+            args.desired, args.endpoint_url, args.concurrency, args.listen, args.events_queue_url
+        )
 
     # Stopped by SIGTERM or SIGINT (even where a background shell ignores SIGINT), unwind so
     # that every `finally` stops the simulator and the daemon children.

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import feedback
 import workload
 import yaml
 
@@ -43,9 +44,15 @@ class Options:
 # --- the daemon child ---------------------------------------------------------------------------
 
 
-def daemon_child(desired: str, endpoint_url: str, concurrency: int) -> int:
-    """Run the daemon's passes on command: one JSON answer per `pass` line read from stdin."""
+def daemon_child(
+    desired: str, endpoint_url: str, concurrency: int, listen: str = "", queue_url: str = ""
+) -> int:
+    """Run the daemon on command, one JSON answer per line read from stdin: `pass` runs a
+    pass and answers its figures; `serve` starts what `reconciler run` starts besides the
+    scheduler (HTTP with the webhook, the passes on demand, the events queue's poller);
+    `counts` answers the daemon's counters as they stand."""
     from reconciler import daemon, logs, reconcile, source
+    from reconciler.aws.queue import EventQueue
 
     # Answers go to the original stdout; the daemon's JSON logs (stdout by design) to stderr.
     answers = os.fdopen(os.dup(1), "w")
@@ -57,37 +64,60 @@ def daemon_child(desired: str, endpoint_url: str, concurrency: int) -> int:
         mode=reconcile.Mode.APPLY,
         concurrency=concurrency,
         endpoint_url=endpoint_url,
+        listen=listen or "127.0.0.1:0",
+        webhook_secret=feedback.WEBHOOK_SECRET,
+        events_queue=EventQueue(queue_url, workload.REGION, endpoint_url) if queue_url else None,
     )
     the_daemon = daemon.Daemon(settings, source.DirectorySource(Path(desired)))
     for line in sys.stdin:
-        if line.strip() != "pass":
+        command = line.strip()
+        if command == "pass":
+            answer = _measured_pass(the_daemon)
+        elif command == "serve":
+            _serve(the_daemon)
+            answer = {"serving": True}
+        elif command == "counts":
+            answer = _daemon_counts(the_daemon)
+        else:
             continue
-        before = _daemon_counts(the_daemon)
-        Path("/proc/self/clear_refs").write_text("5")  # restart VmHWM from the current RSS
-        started, cpu = time.monotonic(), time.process_time()
-        the_daemon.run_pass()
-        wall, cpu = time.monotonic() - started, time.process_time() - cpu
-        after = _daemon_counts(the_daemon)
-        calls = {k: after["calls"][k] - before["calls"].get(k, 0) for k in after["calls"]}
-        applied = {k: after["applied"][k] - before["applied"].get(k, 0) for k in after["applied"]}
-        answer = {
-            "wall": wall,
-            "cpu": cpu,
-            "calls": {k: v for k, v in calls.items() if v},
-            # What the plan found: the drift an apply pass leaves plus the changes it made.
-            "drift": after["drift"] + applied.get("applied", 0),
-            "applied": {k: v for k, v in applied.items() if v},
-            "unreachable": after["unreachable"],
-            "phases": {
-                k: round(v - before["phases"].get(k, 0.0), 2) for k, v in after["phases"].items()
-            },
-            "passes": after["passes"],
-            "peak_kb": _status("VmHWM"),
-            "rss_kb": _status("VmRSS"),
-        }
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
     return 0
+
+
+def _serve(the_daemon: Any) -> None:
+    import threading
+
+    the_daemon.serve()
+    threading.Thread(target=the_daemon.passes_on_demand, daemon=True).start()
+    queue = the_daemon.settings.events_queue
+    threading.Thread(target=the_daemon.poll_events, args=(queue,), daemon=True).start()
+
+
+def _measured_pass(the_daemon: Any) -> dict[str, Any]:
+    before = _daemon_counts(the_daemon)
+    Path("/proc/self/clear_refs").write_text("5")  # restart VmHWM from the current RSS
+    started, cpu = time.monotonic(), time.process_time()
+    the_daemon.run_pass()
+    wall, cpu = time.monotonic() - started, time.process_time() - cpu
+    after = _daemon_counts(the_daemon)
+    calls = {k: after["calls"][k] - before["calls"].get(k, 0) for k in after["calls"]}
+    applied = {k: after["applied"][k] - before["applied"].get(k, 0) for k in after["applied"]}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "calls": {k: v for k, v in calls.items() if v},
+        # What the plan found: the drift an apply pass leaves plus the changes it made.
+        "drift": after["drift"] + applied.get("applied", 0),
+        "applied": {k: v for k, v in applied.items() if v},
+        "unreachable": after["unreachable"],
+        "phases": {
+            k: round(v - before["phases"].get(k, 0.0), 2) for k, v in after["phases"].items()
+        },
+        "passes": after["passes"],
+        "peak_kb": _status("VmHWM"),
+        "rss_kb": _status("VmRSS"),
+    }
 
 
 def simulator_child() -> None:
@@ -208,10 +238,20 @@ class Simulator:
 
 
 class DaemonChild:
-    """The reconciler daemon in its own process (see bench.py's docstring)."""
+    """The reconciler daemon in its own process (see bench.py's docstring); with `listen` and
+    `queue_url`, ready to serve the webhook and read the events queue once told `serve`."""
 
-    def __init__(self, workdir: Path, desired: Path, url: str, concurrency: int) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        desired: Path,
+        url: str,
+        concurrency: int,
+        listen: str = "",
+        queue_url: str = "",
+    ) -> None:
         self._log = (workdir / f"daemon-c{concurrency}.log").open("w")
+        extra = ["--listen", listen, "--events-queue-url", queue_url] if listen else []
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -223,6 +263,7 @@ class DaemonChild:
                 url,
                 "--concurrency",
                 str(concurrency),
+                *extra,
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -233,13 +274,16 @@ class DaemonChild:
         self.concurrency = concurrency
 
     def run_pass(self) -> dict[str, Any]:
+        return self.ask("pass")
+
+    def ask(self, command: str) -> dict[str, Any]:
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write("pass\n")
+        self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         ready, _, _ = select.select([self.process.stdout], [], [], PASS_TIMEOUT)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            raise RuntimeError(f"daemon pass gave no answer; see {self._log.name}")
+            raise RuntimeError(f"daemon gave no answer to {command}; see {self._log.name}")
         answer: dict[str, Any] = json.loads(line)
         return answer
 
@@ -295,6 +339,7 @@ class SizeResult:
     drifted: int = 0
     repaired_read_back: bool = False
     warmup_peak_mb: float = 0.0
+    feedback: feedback.Feedback | None = None
 
     def row(self, name: str, concurrency: int) -> Row | None:
         return next((r for r in self.rows if r.name == name and r.concurrency == concurrency), None)
@@ -324,8 +369,10 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         if build != 0:
             raise RuntimeError(f"the build did not converge; see {here / 'build.log'}")
 
-        # The default concurrency: warm-up, steady state, drift repair, the pass after.
-        child = DaemonChild(here, desired, url, options.concurrency)
+        # The default concurrency: warm-up, steady state, drift repair, the pass after; then
+        # the webhook and the events queue.
+        listen, queue = feedback.free_listen(), feedback.create_queue(url)
+        child = DaemonChild(here, desired, url, options.concurrency, listen, queue)
         processes.append(child)
         simulator.start_counting(0.0)
         warm = child.run_pass()
@@ -344,6 +391,9 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         simulator.start_counting(0.0)
         by_id = {ids[a["name"]]: a for a in doc["accounts"]}
         result.repaired_read_back = workload.drift_repaired(url, drifted, by_id)
+        result.feedback = feedback.measure(
+            child, simulator, desired, doc, listen, queue, options.latency
+        )
         child.stop()
         processes.remove(child)
 

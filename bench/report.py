@@ -6,7 +6,9 @@ targets: the daemon's own call counter equals the endpoint's count; a steady pas
 3.2 calls per account at 1,000 accounts, within 5% of the cost at 250; the default concurrency
 is at least 6 times faster than concurrency 1; peak memory stays under 200 MB at 1,000
 accounts; drift made by hand in 5% of the accounts is repaired in one pass, the next pass plans
-nothing, and so does the warm-up pass.
+nothing, and so does the warm-up pass; a push notification and an AWS change event each have
+their change made within 10 s at 1,000 accounts, by a pass whose calls do not grow with the
+organization.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ def print_report(results: list[harness.SizeResult], options: harness.Options) ->
     """Print the table, the calls by operation and the targets; True when none fails."""
     _print_table(results, options)
     _print_calls_by_operation(results, options)
-    return _print_checks(_checks(results, options))
+    _print_feedback(results)
+    return _print_checks(_checks(results, options) + _feedback_checks(results))
 
 
 def _print_table(results: list[harness.SizeResult], options: harness.Options) -> None:
@@ -190,6 +193,55 @@ def _checks(results: list[harness.SizeResult], options: harness.Options) -> list
             )
         )
 
+    return checks
+
+
+def _print_feedback(results: list[harness.SizeResult]) -> None:
+    print()
+    print("fast feedback (seconds until the change is read back in AWS; calls of its pass):")
+    for result in results:
+        fed = result.feedback
+        if fed is None:
+            continue
+        print(
+            f"  {result.accounts} accounts: push -> applied {fed.push_seconds:.2f} s "
+            f"({fed.push_total} calls: {_operations(fed.push_calls)}); event -> corrected "
+            f"{fed.event_seconds:.2f} s ({fed.event_total} calls: {_operations(fed.event_calls)})"
+        )
+
+
+def _operations(calls: dict[str, int]) -> str:
+    return ", ".join(f"{op} {n}" for op, n in sorted(calls.items())) or "none"
+
+
+def _feedback_checks(results: list[harness.SizeResult]) -> list[Check]:
+    """Under 10 s each at 1,000 accounts; an event's pass and a push's make as many calls at
+    every size measured (they read what they touch, not the organization)."""
+    measured = [(r.accounts, r.feedback) for r in results if r.feedback is not None]
+    checks: list[Check] = []
+    at_1000 = next((fed for n, fed in measured if n == 1000), None)
+    for name, seconds in (
+        ("push notification -> change applied", at_1000.push_seconds if at_1000 else None),
+        ("AWS change event -> drift corrected", at_1000.event_seconds if at_1000 else None),
+    ):
+        checks.append(
+            (
+                f"{name} < 10 s at 1000 accounts",
+                None if seconds is None else seconds < 10,
+                "" if seconds is None else f"{seconds:.2f} s",
+            )
+        )
+    for name, totals in (
+        ("an event's pass", [(n, fed.event_total) for n, fed in measured]),
+        ("a push's pass", [(n, fed.push_total) for n, fed in measured]),
+    ):
+        checks.append(
+            (
+                f"AWS calls of {name} independent of the organization's size",
+                None if len(totals) < 2 else len({total for _, total in totals}) == 1,
+                ", ".join(f"{total} at {n}" for n, total in totals),
+            )
+        )
     return checks
 
 

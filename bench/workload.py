@@ -19,6 +19,7 @@ import boto3
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
+    from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sts import STSClient
     from mypy_boto3_sts.type_defs import CredentialsTypeDef
 
@@ -132,6 +133,10 @@ def iam_client(url: str, credentials: CredentialsTypeDef | None = None) -> IAMCl
     )
 
 
+def sqs(url: str) -> SQSClient:
+    return boto3.client("sqs", endpoint_url=url, region_name=REGION)
+
+
 def sts(url: str) -> STSClient:
     return boto3.client("sts", endpoint_url=url, region_name=REGION)
 
@@ -156,6 +161,13 @@ def drifted_accounts(ids: dict[str, str], n: int, share: float) -> list[str]:
 def make_drift(url: str, ids: list[str]) -> None:
     """What a person does by hand: retag the account, drop MFA from a role's trust policy."""
     org = organizations(url)
+    for account_id in ids:
+        org.tag_resource(ResourceId=account_id, Tags=[{"Key": "environment", "Value": "drift"}])
+        remove_mfa(url, account_id)
+
+
+def remove_mfa(url: str, account_id: str) -> None:
+    """Drop the MFA condition from the account's AccountAccessRole, by hand."""
     no_mfa = {
         "Version": "2012-10-17",
         "Statement": [
@@ -166,11 +178,9 @@ def make_drift(url: str, ids: list[str]) -> None:
             }
         ],
     }
-    for account_id in ids:
-        org.tag_resource(ResourceId=account_id, Tags=[{"Key": "environment", "Value": "drift"}])
-        member_iam(url, account_id).update_assume_role_policy(
-            RoleName="AccountAccessRole", PolicyDocument=json.dumps(no_mfa)
-        )
+    member_iam(url, account_id).update_assume_role_policy(
+        RoleName="AccountAccessRole", PolicyDocument=json.dumps(no_mfa)
+    )
 
 
 def drift_repaired(url: str, ids: list[str], declared: dict[str, dict[str, Any]]) -> bool:

@@ -140,6 +140,8 @@ class Daemon:
         secret = settings.webhook_secret
         self.hook = webhook.Hook(secret, settings.webhook_ref) if secret else None
         self._wanted = threading.Event()  # a pass was asked for that has not started yet
+        if settings.events_queue is not None:  # its calls count as every AWS call does
+            settings.events_queue.on_event("needs-retry", api_call_counter(self.metrics))
         self._demand = Demand()  # what it was asked for, under _demand_lock
         self._demand_lock = threading.Lock()
         # The live state the last pass read, and the document it planned with: a focused pass

@@ -11,7 +11,7 @@ to the dead-letter queue (`deploy/events/`).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -71,6 +71,10 @@ class EventQueue:
             self._client: SQSClient = boto3.Session().client(
                 "sqs", region_name=region, endpoint_url=endpoint_url, config=config
             )
+
+    def on_event(self, event: str, handler: Callable[..., None]) -> None:
+        """Register a botocore event handler on the queue's client (the API call counter)."""
+        self._client.meta.events.register(event, handler)
 
     def receive(self, wait: int = WAIT_SECONDS) -> list[Message]:
         """Up to `BATCH` messages, waiting up to `wait` seconds for the first."""
