@@ -180,8 +180,10 @@ class Metrics:
         self.triggers = PromCounter(
             "reconciler_triggers",
             "Requests to start a pass, by source (schedule, webhook, event) and result: a "
-            "scheduled pass and a signed push to the followed branch are accepted; a webhook "
-            "request refused (bad signature or token, bad length, body or JSON) is rejected.",
+            "scheduled pass, a signed push to the followed branch and an AWS change event about "
+            "what the document manages are accepted; a webhook request refused (bad signature "
+            "or token, bad length, body or JSON) and a queue message that is no AWS change "
+            "event are rejected.",
             ["source", "result"],
             registry=r,
         )

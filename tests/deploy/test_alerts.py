@@ -41,6 +41,7 @@ ALERTS = {
     "ReconcilerAbsent",
     "ReconcilerAwsApiErrorsRising",
     "ReconcilerWebhookRejected",
+    "ReconcilerEventsRejected",
 }
 
 # A dashboard topic and a metric whose presence shows the dashboard covers it.
