@@ -26,6 +26,7 @@ from reconciler.core.plan import (
     UpdateAccountTags,
     Withheld,
 )
+from reconciler.core.scope import EVERYTHING, Scope
 from reconciler.core.state import OrgState
 from reconciler.metrics import Metrics, PassReport, SourceStatus
 from reconciler.reconcile import Mode, Result
@@ -52,6 +53,7 @@ def _report(
     withheld: tuple[Withheld, ...] = (),
     unreachable: dict[str, str] | None = None,
     refused: SafetyError | None = None,
+    scope: Scope = EVERYTHING,
 ) -> PassReport:
     plan = Plan(changes=changes, withheld=withheld, unreachable=unreachable or {})
     live = OrgState(units={}, accounts=(), groups={})
@@ -61,7 +63,7 @@ def _report(
         revision="r1",
         in_force="r1",
         accounts=ACCOUNTS,
-        result=Result(plan=plan, live=live, outcomes=outcomes, refused=refused),
+        result=Result(plan=plan, live=live, outcomes=outcomes, refused=refused, scope=scope),
     )
 
 
@@ -236,3 +238,46 @@ def test_the_sandbox_leaves_no_drift_after_its_first_pass(tmp_path: Path) -> Non
     finally:
         code, _ = daemon.stop()
     assert code == 0
+
+
+# --- passes over part of the organization --------------------------------------------------------
+
+
+def test_a_focused_pass_keeps_the_drift_left_outside_its_scope() -> None:
+    """Plan mode: a full pass finds three changes; a pass over acme-prod's roles, which finds
+    its role change gone, leaves the two tag changes it did not read."""
+    full = _report(Mode.PLAN, (ROLE_PROD, TAGS_PROD, TAGS_SHARED))
+    roles = _report(Mode.PLAN, (), scope=Scope(roles=frozenset({"acme-prod"})))
+    metrics = _recorded(full, roles)
+
+    assert _drift(metrics) == {("tag", "update"): 2.0}
+    assert _account_drift(metrics) == {"acme-dev": 0.0, "acme-prod": 1.0, "shared": 1.0}
+
+
+def test_a_focused_pass_replaces_the_drift_inside_its_scope() -> None:
+    """A pass over acme-prod's unit and tags finds its tags drifted still and the shared
+    account's tag change is kept: two; then a full pass that finds nothing: none."""
+    full = _report(Mode.PLAN, (ROLE_DEV, TAGS_PROD, TAGS_SHARED))
+    placement = _report(Mode.PLAN, (TAGS_PROD,), scope=Scope(placement=frozenset({"acme-prod"})))
+    metrics = _recorded(full, placement)
+    assert _drift(metrics) == {("role", "update"): 1.0, ("tag", "update"): 2.0}
+    assert _account_drift(metrics) == {"acme-dev": 1.0, "acme-prod": 1.0, "shared": 1.0}
+
+    metrics.record(_report(Mode.PLAN, ()))
+    assert _drift(metrics) == {}
+    assert _account_drift(metrics) == {"acme-dev": 0.0, "acme-prod": 0.0, "shared": 0.0}
+
+
+def test_a_focused_apply_pass_counts_what_it_made_and_keeps_what_it_did_not_read() -> None:
+    left = _report(Mode.APPLY, (ROLE_PROD, TAGS_SHARED), (_failed(ROLE_PROD), _failed(TAGS_SHARED)))
+    fixed = _report(
+        Mode.APPLY,
+        (ROLE_PROD,),
+        (_applied(ROLE_PROD),),
+        scope=Scope(roles=frozenset({"acme-prod"})),
+    )
+    metrics = _recorded(left, fixed)
+
+    assert _drift(metrics) == {("tag", "update"): 1.0}
+    assert _account_drift(metrics) == {"acme-dev": 0.0, "acme-prod": 0.0, "shared": 1.0}
+    assert _value(metrics, "reconciler_changes_applied_total", **ROLE_APPLIED) == 1

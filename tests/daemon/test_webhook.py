@@ -23,7 +23,7 @@ from reconciler.daemon import Settings
 from reconciler.metrics import Metrics
 from reconciler.source import DirectorySource
 from reconciler.webhook import Hook
-from tests.aws.support import Aws
+from tests.aws.support import Aws, failures, run_pass
 from tests.daemon.support import EXAMPLE_TEXT, REPO, Daemon
 from tests.simulation.faults import FaultyServer
 
@@ -357,6 +357,30 @@ def test_a_member_added_before_the_push_is_applied_within_seconds(
     assert time.monotonic() - started < 15
     daemon.wait_for_passes(2, timeout=15)
     assert (daemon.passes(), _triggers(daemon, "webhook", "accepted")) == (2, 1)
+
+
+def test_a_push_that_changes_only_a_group_reads_only_the_groups(aws: Aws, tmp_path: Path) -> None:
+    built = run_pass(aws.url, apply=True)  # the organization exists: the first pass reads it
+    assert not failures(built), failures(built)
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(EXAMPLE_TEXT)
+    daemon = _start(tmp_path, desired, aws.url)
+    try:
+        daemon.wait_for_passes(1, timeout=90)
+        reads = {op: _calls(daemon, op) for op in ("ListAccountsForParent", "ListRoles")}
+        assert all(reads.values()), reads
+        desired.write_text(EXAMPLE_TEXT.replace("users: [carol]", "users: [carol, mallory]"))
+        assert _send(daemon, PUSH, _github(PUSH)) == (202, b"accepted\n")
+        daemon.wait_for(lambda: _auditors(aws) == {"carol", "mallory"}, timeout=15, what="member")
+        daemon.wait_for_passes(2, timeout=15)
+        assert {op: _calls(daemon, op) for op in reads} == reads
+        assert '"scope": "groups"' in daemon.output()
+    finally:
+        _stop(daemon)
+
+
+def _calls(daemon: Daemon, operation: str) -> float:
+    return daemon.metric("reconciler_aws_api_calls_total", operation=operation) or 0.0
 
 
 def test_pushes_during_a_pass_give_exactly_one_more_pass(
