@@ -334,7 +334,12 @@ class Daemon:
     def take_events(self, queue: EventQueue, messages: list[Message]) -> None:
         demand, done, dropped = Demand(), [], []
         for message in messages:
-            touch = self._touch(message)
+            try:
+                touch = self._touch(message)
+            except Exception:  # a bug must not hold the other messages: drop this one
+                log.exception("event message %s dropped unexpectedly", message.id[:80])
+                self.metrics.count_trigger("event", "rejected")
+                touch = None
             if touch is None:
                 dropped.append(message)
             else:

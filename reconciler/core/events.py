@@ -90,6 +90,8 @@ _Arn = Annotated[
     ),
 ]
 _Short = Annotated[str, StringConstraints(max_length=128)]
+_Word = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]*$", max_length=64)]
+_Service = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9.:_-]+$", max_length=128)]
 _ACCOUNT = re.compile(r"[0-9]{12}")
 _UNIT = re.compile(r"ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")
 
@@ -99,9 +101,10 @@ class _Model(BaseModel):
 
 
 class _Identity(_Model):
-    type: _Short = ""
+    # Each may become the actor a log line names: printable ASCII of the shapes AWS uses only.
+    type: _Word = ""
     arn: _Arn | None = None
-    invoked_by: _Short | None = Field(default=None, alias="invokedBy")
+    invoked_by: _Service | None = Field(default=None, alias="invokedBy")
 
 
 class _Detail(_Model):
@@ -145,8 +148,9 @@ class Event:
 
 def parse(body: str | bytes) -> Event:
     """The event a queue message carries, or `EventError` saying in one line why it is none."""
-    if len(body) > MAX_MESSAGE_BYTES:
-        raise EventError(f"message of {len(body)} bytes, over {MAX_MESSAGE_BYTES}: not an event")
+    size = len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body)
+    if size > MAX_MESSAGE_BYTES:
+        raise EventError(f"message of {size} bytes, over {MAX_MESSAGE_BYTES}: not an event")
     try:
         envelope = _Envelope.model_validate(json.loads(body))
     except (ValueError, RecursionError) as exc:
@@ -156,11 +160,15 @@ def parse(body: str | bytes) -> Event:
     moment = detail.event_time
     if moment.tzinfo is None:
         raise EventError("not an AWS API call event: eventTime has no time zone")
+    try:
+        time = moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # a year 1 or 9999 that an offset moves out of range
+        raise EventError("not an AWS API call event: eventTime out of range") from None
     return Event(
         source=detail.event_source,
         name=detail.event_name,
         actor=identity.arn or identity.invoked_by or identity.type or "unknown",
-        time=moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        time=time,
         account_id=detail.recipient_account_id,
         parameters=detail.request_parameters or {},
         response=detail.response_elements or {},
@@ -182,8 +190,9 @@ def _first_problem(exc: Exception) -> str:
 class Own:
     """The daemon's own identities: the role session it opens in every account (the bootstrap
     role under its session name) and its own credentials' ARN. Changes they made are the
-    daemon's corrections, not drift. Names are compared exactly: a person's session named
-    like the daemon's, but not the same, is someone else."""
+    daemon's corrections, not drift. The session name is compared exactly (a person's session
+    named like the daemon's, but not the same, is someone else); the role's name ignoring case,
+    as IAM names do."""
 
     bootstrap_role: str
     session_name: str

@@ -619,3 +619,30 @@ def test_a_refused_call_of_someone_else_is_ignored_before_all_else() -> None:
     )
     assert _touch(event) == (TREE, "account acme-prod")
     assert "ConstraintViolationException" in _ignored(refused)
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-02:00", "0001-01-01T00:00:00+02:00"])
+def test_a_time_outside_what_utc_can_hold_is_refused(moment: str) -> None:
+    with pytest.raises(EventError):
+        events.parse(json.dumps(_body(ROLE_EVENT, eventTime=moment)))
+
+
+@pytest.mark.parametrize(
+    "identity",
+    [
+        {"type": "AWSService", "invokedBy": "cloudformation.amazonaws.com\nINFO forged"},
+        {"type": "AWSService", "invokedBy": "svc\x1b[2J"},
+        {"type": "Root\nINFO forged"},
+    ],
+)
+def test_an_actor_without_an_arn_is_as_strict_as_one_with(identity: dict[str, str]) -> None:
+    with pytest.raises(EventError):
+        events.parse(json.dumps(_body(ROLE_EVENT, userIdentity=identity)))
+
+
+def test_the_size_limit_counts_bytes_of_a_text_body() -> None:
+    params = {"roleName": "AccountAccessRole", "p": "\u00e9" * 200_000}
+    text = json.dumps(_body(ROLE_EVENT, requestParameters=params), ensure_ascii=False)
+    assert len(text.encode("utf-8")) > 256 * 1024 > len(text)
+    with pytest.raises(EventError, match="bytes, over 262144"):
+        events.parse(text)
