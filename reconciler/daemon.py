@@ -99,6 +99,27 @@ class DocumentState:
         self.newest_errors = errors
 
 
+@dataclass(frozen=True)
+class LastRead:
+    """The live state the last pass read (before it applied anything), the document it
+    planned with, and what it changed or tried to, which a pass must read again before it
+    trusts the rest."""
+
+    live: state.OrgState
+    document: spec.Spec
+    changed: scope.Scope
+
+
+def _remembered(result: reconcile.Result, document: spec.Spec) -> LastRead | None:
+    """What a pass leaves for the next to build on. Accounts and units it created have ids
+    the state it read lacks, so events about them could not be matched: nothing, then, and
+    the next pass reads everything."""
+    made = [o.change for o in result.outcomes if o.status is not Status.SKIPPED]
+    if any(isinstance(c, CreateAccount | CreateUnit) for c in made):
+        return None
+    return LastRead(result.live, document, scope.of_changes(made))
+
+
 @dataclass
 class Demand:
     """What the passes asked for since the last began: a full pass (the schedule), the newest
@@ -146,7 +167,7 @@ class Daemon:
         self._demand_lock = threading.Lock()
         # The live state the last pass read, and the document it planned with: a focused pass
         # reads again only its scope and takes the rest from here.
-        self._known: tuple[state.OrgState, spec.Spec] | None = None
+        self._known: LastRead | None = None
 
     # --- one pass -------------------------------------------------------------------------
 
@@ -216,7 +237,8 @@ class Daemon:
         # and (in apply mode) applied, whatever became of each change.
         if report.result is not None:
             self.ready.set()
-        return report.result is not None and report.error is None
+        result = report.result
+        return result is not None and result.refused is None and report.error is None
 
     def _remember_invalid(self, report: PassReport) -> None:
         """An invalid newest revision is logged at error level once, and at warning level on
@@ -254,28 +276,24 @@ class Daemon:
         except ReconcilerError as exc:
             report.error = exc
             return
-        # Accounts and units the pass created have ids the state it read lacks, so events
-        # about them could not be matched: the next pass reads everything again.
-        created = any(
-            o.status is Status.APPLIED and isinstance(o.change, CreateAccount | CreateUnit)
-            for o in report.result.outcomes
-        )
-        self._known = None if created else (report.result.live, document)
+        self._known = _remembered(report.result, document)
 
     def _focus(self, document: spec.Spec, demand: Demand) -> reconcile.Focus | None:
         """What a demand needs read again, on top of what the last pass read; None for a
-        full pass. A push covers what its revision changes in the document, and a push of
+        full pass. Besides what the demand touched: what the passes since that read changed,
+        and what the document in force changes from the one they planned with. A push of
         the revision already planned asks to look at everything again."""
         if demand.full or self._known is None:
             return None
-        known, planned = self._known
-        wanted = demand.touched
-        if demand.fetch:
-            changed = planned != document
-            wanted |= scope.of_revisions(planned, document) if changed else scope.EVERYTHING
+        known = self._known
+        wanted = demand.touched | known.changed
+        if known.document != document:
+            wanted |= scope.of_revisions(known.document, document)
+        elif demand.fetch:
+            wanted = scope.EVERYTHING
         if wanted.everything:
             return None
-        return reconcile.Focus(wanted, known, dict(demand.causes))
+        return reconcile.Focus(wanted, known.live, dict(demand.causes))
 
     def _refresh_source(self, report: PassReport) -> None:
         try:
@@ -336,10 +354,9 @@ class Daemon:
         for message in messages:
             try:
                 touch = self._touch(message)
-            except Exception:  # a bug must not hold the other messages: drop this one
-                log.exception("event message %s dropped unexpectedly", message.id[:80])
-                self.metrics.count_trigger("event", "rejected")
-                touch = None
+            except Exception:  # AWS failing (or a bug) must not hold the other messages
+                log.exception("event message %s not handled; it comes again", message.id[:80])
+                continue
             if touch is None:
                 dropped.append(message)
             else:
@@ -384,7 +401,7 @@ class Daemon:
             frozenset({sessions.identity().arn}),
         )
         return events.touched(
-            event, events.Known.of(document, known[0], self.settings.instance), own
+            event, events.Known.of(document, known.live, self.settings.instance), own
         )
 
     # --- the process --------------------------------------------------------------------------

@@ -139,8 +139,8 @@ class Metrics:
         )
         self.last_success = Gauge(
             "reconciler_last_success_timestamp_seconds",
-            "Unix time at the end of the last successful pass: the last that completed, "
-            "failed changes or not.",
+            "Unix time at the end of the last successful full pass: the last that read "
+            "everything and completed, failed changes or not.",
             registry=r,
         )
         self.changes = PromCounter(
@@ -224,7 +224,7 @@ class Metrics:
         # and left as drift. Only a refused plan, which changes nothing, fails the pass.
         ok = report.result.refused is None
         self.passes.labels("success" if ok else "error").inc()
-        if ok:
+        if ok and report.result.scope.everything:  # a pass over a part is no resync
             self.last_success.set(time.time())
 
     def _record_result(self, result: Result, account_names: tuple[str, ...]) -> None:

@@ -111,18 +111,22 @@ def reconcile(
             document, sessions, focus.known, focus.scope, concurrency, instance
         )
     clock.lap(Phase.READ)
-    # Compute the changes within the scope, then let the safety rails refuse or withhold them.
+    # Compute the changes, let the safety rails refuse or withhold them, then keep those
+    # within the scope. The rails judge the whole plan: one a full pass would refuse is not
+    # applied piece by piece by passes over parts of it.
     declared = state.declared(document, live, instance)
-    proposed = scope.limit(diff.diff(declared, live, _rules(document, instance)))
+    proposed = diff.diff(declared, live, _rules(document, instance))
     if focus is not None:
         proposed = replace(proposed, causes=focus.causes)
     try:
         facts = safety.Facts(live, declared, instance, allow_mass_removal)
-        guarded = safety.guard(
-            document, proposed, live.management_account_id, live.caller_account_id, facts
+        guarded = scope.limit(
+            safety.guard(
+                document, proposed, live.management_account_id, live.caller_account_id, facts
+            )
         )
     except SafetyError as exc:
-        reviewed = access.review(document, live, proposed, with_effect=False)
+        reviewed = access.review(document, live, scope.limit(proposed), with_effect=False)
         return Result(reviewed, live, refused=exc, durations=clock.lap(Phase.PLAN), scope=scope)
     # What the plan changes of who can reach which role, and the access it leaves undeclared.
     guarded = access.review(document, live, guarded)

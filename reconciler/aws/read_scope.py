@@ -111,10 +111,10 @@ def _with_accounts(
         place, held = placements.get(name), roles.get(name)
         if place is None and held is None:
             continue
-        unreachable.pop(name, None)
         if isinstance(place, tuple):
             account = replace(account, unit=paths[place[0]], tags=place[1])
-        if isinstance(held, dict):
+        if isinstance(held, dict):  # reachable again only once its roles could be read
+            unreachable.pop(name, None)
             account = replace(account, name=name, roles=held)
         problem = next((p for p in (place, held) if isinstance(p, AwsError)), None)
         if problem is not None:

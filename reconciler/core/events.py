@@ -224,6 +224,7 @@ class Known:
     roles: Mapping[str, frozenset[str]]  # account name -> role names, lowercased
     groups: frozenset[str]  # lowercased
     units: Mapping[str, str]  # OU id -> path, "/"-joined
+    group_path: str = state.GROUP_PATH  # the daemon's: a group made there is its to judge
 
     @classmethod
     def of(cls, document: spec.Spec, live: state.OrgState, instance: str) -> Known:
@@ -239,7 +240,7 @@ class Known:
         groups = {g.name.lower() for g in document.groups}
         groups |= {g.lower() for g, group in live.groups.items() if group.path == path}
         units = {unit.id: "/".join(p) for p, unit in live.units.items() if unit.id}
-        return cls(document.source_account_id, accounts, roles, frozenset(groups), units)
+        return cls(document.source_account_id, accounts, roles, frozenset(groups), units, path)
 
 
 @dataclass(frozen=True)
@@ -284,8 +285,10 @@ def _iam(event: Event, known: Known) -> Touch | Ignored:
     if event.name in USER_CALLS:
         return Touch(Scope(groups=True), "", event)
     names = (event.parameters.get("groupName"), event.parameters.get("newGroupName"))
+    # A group made or moved at the daemon's path is its own to judge, known or not.
+    paths = (event.parameters.get("path"), event.parameters.get("newPath"))
     for name in filter(None, map(_name, names)):
-        if name.lower() in known.groups:
+        if name.lower() in known.groups or known.group_path in paths:
             return Touch(Scope(groups=True), f"group {name.lower()}", event)
     return Ignored(f"group {_name(names[0])} is not one the document manages")
 

@@ -88,6 +88,24 @@ EVERYTHING = Scope(everything=True)
 NOTHING = Scope()
 
 
+def of_changes(changes: Iterable[plan.Change]) -> Scope:
+    """What changes made (or tried) alter in AWS: the part a later pass must read again
+    before it may trust what an earlier pass read."""
+    scope = NOTHING
+    for change in changes:
+        if isinstance(change, plan.RoleChange):
+            scope |= Scope(roles=frozenset({change.account_name}))
+        elif change.group_name is not None:
+            scope |= Scope(groups=True)
+        elif isinstance(change, plan.UpdateAccountTags | plan.MoveAccount):
+            scope |= Scope(
+                tree=isinstance(change, plan.MoveAccount), placement=frozenset({change.name})
+            )
+        else:  # units and account creations
+            scope |= Scope(tree=True)
+    return scope
+
+
 def of_revisions(old: spec.Spec, new: spec.Spec) -> Scope:
     """What a new revision of the document changes, as the scope a pass must cover to make it
     so. Anything but accounts and groups (the organization, its units, the role templates, the
@@ -100,8 +118,10 @@ def of_revisions(old: spec.Spec, new: spec.Spec) -> Scope:
         if before.get(name) == after.get(name):
             continue
         # A new or removed account is created or left, its roles with it, and the grants
-        # that name it change with the groups' policies.
+        # that name it change with the groups' policies; so do they when the declaration
+        # now matches another live account (its id, or the email it is matched by).
         whole = name not in before or name not in after
+        whole = whole or any(before[name][key] != after[name][key] for key in ("id", "email"))
         scope |= Scope(
             tree=whole, groups=whole, placement=frozenset({name}), roles=frozenset({name})
         )

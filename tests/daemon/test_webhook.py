@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -403,3 +404,128 @@ def test_pushes_during_a_pass_give_exactly_one_more_pass(
     assert daemon.passes() == 3
     assert _triggers(daemon, "webhook", "accepted") == 4
     assert _triggers(daemon, "schedule", "accepted") == 1
+
+
+def test_removals_spread_over_two_pushes_meet_the_same_rail_as_in_one_pass(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """Four memberships. A push removing two of them passes the mass-removal rail (not more
+    than half); the next push removing the other two must be refused, as a full pass would
+    refuse it (2 of the 2 left), although the state read before the first push still counts
+    four. And while the document in force asks for that refused plan, a pass over part of the
+    organization, started by an AWS change event, applies nothing of it either."""
+    built = run_pass(aws.url, apply=True)
+    assert not failures(built), failures(built)
+    queue = str(aws.client("sqs").create_queue(QueueName="events")["QueueUrl"])
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(EXAMPLE_TEXT)
+    secret_file = tmp_path / "webhook-secret"
+    secret_file.write_text(SECRET)
+    args = ["run", "--desired", str(desired), "--interval", "300"]
+    args += ["--webhook-secret-file", str(secret_file), "--events-queue-url", queue]
+    daemon = Daemon(args, aws.url, tmp_path)
+
+    def members(group: str) -> set[str]:
+        return {user["UserName"] for user in aws.iam.get_group(GroupName=group)["Users"]}
+
+    try:
+        daemon.wait_for_passes(1, timeout=90)
+        first = EXAMPLE_TEXT.replace("users: [alice]", "users: []")
+        first = first.replace("users: [james, alice]", "users: [james]")
+        desired.write_text(first)
+        assert _send(daemon, PUSH, _github(PUSH)) == (202, b"accepted\n")
+        daemon.wait_for(lambda: members("Administrators") == set(), timeout=20, what="alice out")
+        daemon.wait_for_passes(2, timeout=20)
+        desired.write_text(
+            first.replace("users: [james]", "users: []").replace("users: [carol]", "users: []")
+        )
+        assert _send(daemon, PUSH, _github(PUSH)) == (202, b"accepted\n")
+        daemon.wait_for(lambda: "plan refused" in daemon.output(), timeout=20, what="refusal")
+        assert "removes 2 of the 2 memberships" in daemon.output()
+        # An event about a role, while that plan stays in force: refused too, nothing applied.
+        account = next(
+            a["Id"] for a in aws.org.list_accounts()["Accounts"] if a["Name"] == "acme-prod"
+        )
+        iam = aws.client("iam", account)
+        trust = iam.get_role(RoleName="AccountAccessRole")["Role"]["AssumeRolePolicyDocument"]
+        for statement in trust["Statement"]:
+            statement.pop("Condition")
+        iam.update_assume_role_policy(
+            RoleName="AccountAccessRole", PolicyDocument=json.dumps(trust)
+        )
+        actor = f"arn:aws:iam::{account}:user/mallory"
+        detail = {
+            "eventSource": "iam.amazonaws.com",
+            "eventName": "UpdateAssumeRolePolicy",
+            "eventTime": "2026-12-03T10:00:00Z",
+            "userIdentity": {"type": "IAMUser", "arn": actor},
+            "recipientAccountId": account,
+            "requestParameters": {"roleName": "AccountAccessRole"},
+        }
+        body = json.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": detail})
+        aws.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
+        daemon.wait_for(
+            lambda: daemon.output().count("plan refused") == 2, timeout=20, what="2nd refusal"
+        )
+        time.sleep(1)
+        assert members("AcmeDevelopers") == {"james"} and members("Auditors") == {"carol"}
+        trust = iam.get_role(RoleName="AccountAccessRole")["Role"]["AssumeRolePolicyDocument"]
+        assert "Condition" not in json.dumps(trust)
+    finally:
+        _stop(daemon)
+
+
+def test_what_a_pass_changed_is_read_again_before_a_pass_over_another_part(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """max_changes 2. Two changes made by hand in shared-services are corrected by a full pass
+    (a push of the same revision). A role of acme-prod changed by hand then, and its event:
+    the pass over acme-prod's roles must count one change, not the two the full pass already
+    made (which the state read before it still shows), and so correct it."""
+    built = run_pass(aws.url, apply=True)
+    assert not failures(built), failures(built)
+    queue = str(aws.client("sqs").create_queue(QueueName="events")["QueueUrl"])
+    desired = tmp_path / "accounts.yaml"
+    desired.write_text(EXAMPLE_TEXT.replace("max_changes: 50", "max_changes: 2"))
+    secret_file = tmp_path / "webhook-secret"
+    secret_file.write_text(SECRET)
+    args = ["run", "--desired", str(desired), "--interval", "300"]
+    args += ["--webhook-secret-file", str(secret_file), "--events-queue-url", queue]
+    daemon = Daemon(args, aws.url, tmp_path)
+    ids = {a["Name"]: a["Id"] for a in aws.org.list_accounts()["Accounts"]}
+    try:
+        daemon.wait_for_passes(1, timeout=90)
+        shared = aws.client("iam", ids["shared-services"])
+        _drop_mfa(shared, "AccountAccessRole")
+        _drop_mfa(shared, "ReadOnlyAccessRole")
+        assert _send(daemon, PUSH, _github(PUSH)) == (202, b"accepted\n")
+        daemon.wait_for(lambda: _has_mfa(shared, "ReadOnlyAccessRole"), 20, "full pass fix")
+        daemon.wait_for_passes(2, timeout=20)
+        prod = aws.client("iam", ids["acme-prod"])
+        _drop_mfa(prod, "AccountAccessRole")
+        detail = {
+            "eventSource": "iam.amazonaws.com",
+            "eventName": "UpdateAssumeRolePolicy",
+            "eventTime": "2026-12-03T10:00:00Z",
+            "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ids['acme-prod']}:user/x"},
+            "recipientAccountId": ids["acme-prod"],
+            "requestParameters": {"roleName": "AccountAccessRole"},
+        }
+        body = json.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": detail})
+        aws.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
+        daemon.wait_for(lambda: _has_mfa(prod, "AccountAccessRole"), 20, "event pass fix")
+        assert "plan refused" not in daemon.output()
+    finally:
+        _stop(daemon)
+
+
+def _drop_mfa(iam: Any, role: str) -> None:
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    for statement in trust["Statement"]:
+        statement.pop("Condition")
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps(trust))
+
+
+def _has_mfa(iam: Any, role: str) -> bool:
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    return "Condition" in json.dumps(trust)

@@ -646,3 +646,23 @@ def test_the_size_limit_counts_bytes_of_a_text_body() -> None:
     assert len(text.encode("utf-8")) > 256 * 1024 > len(text)
     with pytest.raises(EventError, match="bytes, over 262144"):
         events.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("call", "parameters"),
+    [
+        ("CreateGroup", {"groupName": "Backdoor", "path": "/reconciler/"}),
+        ("UpdateGroup", {"groupName": "Elsewhere", "newPath": "/reconciler/"}),
+    ],
+)
+def test_a_group_made_or_moved_at_the_daemons_path_is_touched_though_unknown(
+    call: str, parameters: dict[str, Any]
+) -> None:
+    name = parameters["groupName"].lower()
+    assert _touch(_iam(call, parameters)) == (Scope(groups=True), f"group {name}")
+
+
+@pytest.mark.parametrize("path", ["/", "/reconciler/x/", "/Reconciler/", None])
+def test_a_group_made_elsewhere_is_not_the_daemons(path: str | None) -> None:
+    parameters = {"groupName": "Backdoor", **({"path": path} if path else {})}
+    assert _ignored(_iam("CreateGroup", parameters)).startswith("group Backdoor")

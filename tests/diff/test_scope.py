@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.core import load, plan, spec, state
-from reconciler.core.scope import EVERYTHING, NOTHING, Scope, of_revisions
+from reconciler.core.scope import EVERYTHING, NOTHING, Scope, of_changes, of_revisions
 
 EXAMPLE = (Path(__file__).parents[2] / "desired" / "accounts.yaml").read_text(encoding="utf-8")
 TRUST = '{"Version":"2012-10-17","Statement":[]}'
@@ -328,10 +328,25 @@ def test_of_revisions_is_the_same_read_backwards_for_an_account() -> None:
 def test_of_revisions_names_only_the_accounts_that_changed() -> None:
     new = _document(
         ("tags: {client: acme, environment: development}", "tags: {client: acme}"),
-        ("email: aws+globex-prod@example.com", "email: aws+globex@example.com"),
+        ("unit: Clients/Globex", "unit: Clients"),
     )
     names = frozenset({"acme-dev", "globex-prod"})
     assert of_revisions(_document(), new) == Scope(placement=names, roles=names)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ("email: aws+globex-prod@example.com", "email: aws+globex@example.com"),
+        ("  - name: globex-prod\n", '  - name: globex-prod\n    id: "444444444444"\n'),
+    ],
+    ids=["email", "id"],
+)
+def test_an_account_matched_to_another_live_account_changes_the_groups_grants(
+    edit: tuple[str, str],
+) -> None:
+    """Grants name the account by its id: the groups' policies change with the match."""
+    assert of_revisions(_document(), _document(edit)) == _whole("globex-prod")
 
 
 # --- the resource a change is to, as events name it --------------------------------------------
@@ -376,3 +391,23 @@ def test_plan_line_names_who_made_the_drift_only_for_the_resource_told() -> None
     )
     assert told.line(member) == "+ membership Auditors/carol: add user carol to group Auditors"
     assert plan.Plan.of([trust]).line(trust) == trust.line()
+
+
+# --- what changes made: read again before trusting an earlier read --------------------------------
+
+
+def test_what_changes_made_is_the_part_to_read_again() -> None:
+    changes = [
+        plan.UpdateRoleTrust("acme-dev", "111111111111", "AccountAccessRole", "{}", "{}"),
+        plan.AddMember("Auditors", "mallory"),
+        plan.UpdateAccountTags("acme-prod", "222222222222", {}, {"env": "prod"}),
+        plan.MoveAccount("globex-prod", "333333333333", ("Clients",), ("Clients", "Globex")),
+    ]
+    assert of_changes(changes) == Scope(
+        tree=True,
+        placement=frozenset({"acme-prod", "globex-prod"}),
+        roles=frozenset({"acme-dev"}),
+        groups=True,
+    )
+    assert of_changes([]) == Scope()
+    assert of_changes([plan.CreateUnit(("Clients", "Initech"))]) == Scope(tree=True)
