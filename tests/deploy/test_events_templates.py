@@ -28,6 +28,7 @@ from reconciler.aws import queue
 from reconciler.core import events
 from reconciler.core.errors import ReconcilerError
 from tests.aws.support import Aws
+from tests.deploy.kustomize import render
 from tests.simulation.strict import StrictAws
 from tests.simulation.support import calm
 
@@ -446,14 +447,6 @@ def test_a_member_accounts_stack_forwards_its_calls_to_the_central_queue(
 # --- the kustomize Component ------------------------------------------------------------------
 
 
-def render(target: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        ["kubectl", "kustomize", str(target)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"kubectl kustomize {target} failed:\n{done.stderr}"
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-
-
 def container_env(objects: list[dict[str, Any]]) -> dict[str, Any]:
     (deployment,) = (o for o in objects if o["kind"] == "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
@@ -463,8 +456,6 @@ def container_env(objects: list[dict[str, Any]]) -> dict[str, Any]:
 @pytest.fixture
 def with_component(tmp_path: Path) -> list[dict[str, Any]]:
     """The worked example with the Component, as an overlay of one's own would add it."""
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl not installed")
     example = os.path.relpath(DEPLOY / "overlays" / "example", tmp_path)
     component = os.path.relpath(COMPONENT, tmp_path)
     (tmp_path / "kustomization.yaml").write_text(

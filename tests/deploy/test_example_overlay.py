@@ -3,7 +3,7 @@ choose (image, IAM role, git remote), keeps the git token out of git, and names 
 placeholders deploy/README.md's table lists.
 
 test_kustomize.py renders it with the other overlays (every kind, hardening, strict schema);
-this file checks what is particular to it. Without kubectl, the structural checks still run.
+this file checks what is particular to it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.deploy.kustomize import render
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -24,16 +25,6 @@ GIT_TOKEN = EXAMPLE / "git-token"
 DEPLOY_README = DEPLOY / "README.md"
 PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
 GENERIC = {"<PLACEHOLDER>"}  # the word the comments use for all of them
-
-kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-
-
-def render(target: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        ["kubectl", "kustomize", str(target)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"kubectl kustomize {target} failed:\n{done.stderr}"
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -117,7 +108,6 @@ def test_the_overlay_builds_on_the_base_and_sets_image_role_and_remote() -> None
     assert "secretGenerator" not in kustomization, "the token Secret is applied on its own"
 
 
-@kubectl
 def test_the_overlay_renders_with_its_values() -> None:
     objects = render(EXAMPLE)
     container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
@@ -142,7 +132,6 @@ def test_the_overlay_renders_with_its_values() -> None:
     assert reference == config["metadata"]["name"]
 
 
-@kubectl
 def test_the_git_token_secret_is_made_from_the_operators_file(tmp_path: Path) -> None:
     copy = tmp_path / "git-token"
     shutil.copytree(GIT_TOKEN, copy)

@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from tests.daemon.support import Daemon, free_port
+from tests.deploy.kustomize import render
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -68,14 +69,6 @@ def binary(name: str) -> str:
 # --- without the Operator ------------------------------------------------------------------------
 
 
-def render(directory: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
-
-
 def with_component(tmp_path: Path, overlay: Path) -> list[dict[str, Any]]:
     """The overlay with deploy/prometheus added, as an operator's overlay would add it."""
     here = tmp_path / "overlay"
@@ -93,7 +86,6 @@ def with_component(tmp_path: Path, overlay: Path) -> list[dict[str, Any]]:
     return render(here)
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
 @pytest.mark.parametrize("overlay", [DEPLOY, EXAMPLE], ids=["base", "example"])
 def test_the_component_leaves_out_every_object_that_needs_a_crd(
     tmp_path: Path, overlay: Path

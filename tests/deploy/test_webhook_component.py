@@ -15,22 +15,13 @@ import pytest
 import yaml
 
 from reconciler import webhook
+from tests.deploy.kustomize import render
 from tests.deploy.test_kustomize import check_network_policy
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 COMPONENT = DEPLOY / "webhook"
 SECRET = DEPLOY / "overlays" / "example" / "webhook-secret"
-
-kubectl = pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-
-
-def render(target: Path) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        ["kubectl", "kustomize", str(target)], capture_output=True, text=True, check=False
-    )
-    assert done.returncode == 0, f"kubectl kustomize {target} failed:\n{done.stderr}"
-    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -41,8 +32,6 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 @pytest.fixture
 def objects(tmp_path: Path) -> list[dict[str, Any]]:
     """The worked example with the Component, as an overlay of one's own would add it."""
-    if shutil.which("kubectl") is None:
-        pytest.skip("kubectl not installed")
     example = os.path.relpath(DEPLOY / "overlays" / "example", tmp_path)
     component = os.path.relpath(COMPONENT, tmp_path)
     (tmp_path / "kustomization.yaml").write_text(
@@ -104,7 +93,6 @@ def test_the_daemon_reads_the_secret_from_the_mounted_file(objects: list[dict[st
     check_network_policy(one(objects, "NetworkPolicy"), labels)
 
 
-@kubectl
 def test_the_secret_is_made_from_the_operators_file(tmp_path: Path) -> None:
     copy = tmp_path / "webhook-secret"
     shutil.copytree(SECRET, copy)
