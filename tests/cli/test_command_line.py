@@ -35,8 +35,8 @@ def _usage(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[object, str,
         (
             ("deploy",),
             "reconciler: error: argument COMMAND: invalid choice: 'deploy' (choose from "
-            "'validate', 'schema', 'plan', 'apply', 'access', 'run', 'sandbox', 'profiles', "
-            "'links'); ",
+            "'validate', 'schema', 'plan', 'apply', 'import', 'access', 'run', 'sandbox', "
+            "'profiles', 'links'); ",
         ),
         (("validate", "--bogus"), "reconciler validate: error: unrecognized arguments: --bogus; "),
         (("schema", "extra"), "reconciler schema: error: unrecognized arguments: extra; "),
