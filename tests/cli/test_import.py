@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler import cli
+from reconciler.aws import read
+from reconciler.aws.sessions import Sessions
 from tests.aws.support import Aws
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
@@ -211,6 +213,24 @@ def test_unreadable_account_is_listed_and_the_rest_imported(
     assert "Traceback" not in err
 
 
+def test_the_reader_tells_how_many_accounts_it_has_read(aws: Aws, built: dict[str, str]) -> None:
+    told: list[tuple[int, int]] = []
+    sessions = Sessions(
+        management_account_id=SOURCE,
+        bootstrap_role="OrganizationAccountAccessRole",
+        endpoint_url=aws.url,
+        read_only=True,
+    )
+
+    live = read.read_for_import(sessions, SOURCE, 4, lambda done, total: told.append((done, total)))
+
+    active = len(live.accounts)  # the four built and the management account
+    assert active == 5
+    assert sorted(told) == [(done, active) for done in range(1, active + 1)]
+    dev = next(a for a in live.accounts if a.id == built["acme-dev"])
+    assert sorted(dev.roles or {}) == ["AccountAccessRole", "ReadOnlyRole", "VendorRole"]
+
+
 def test_named_roles_and_groups_only(
     aws: Aws, built: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -241,6 +261,18 @@ def test_bad_options_are_one_line_and_exit_64(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1
     assert message in err
+
+
+def test_output_in_a_missing_directory_is_refused(
+    offline: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "missing" / "accounts.yaml"
+
+    assert cli.main(["import", "--output", str(target)]) == 1
+
+    assert capsys.readouterr().err == (
+        f"error: --output {target}: directory {target.parent} does not exist\n"
+    )
 
 
 def test_output_symlink_is_refused_before_aws_is_asked(

@@ -213,3 +213,41 @@ def test_a_unit_whose_every_account_carries_a_role_gets_it_once() -> None:
         "        - name: Acme\n          units:\n            - name: Team\n"
     ) in text
     assert "    roles: [" not in text.split("accounts:")[1]
+
+
+HOSTILE_NAMES = {
+    "long": ("n" * 300, "n" * 50),
+    "comment sign": ("#", "account"),
+    "sequence dash": ("- x", "x"),
+    "right-to-left override": ("\u202eevil", "evil"),
+    "yaml boolean": ("yes", "yes"),
+    "number": ("123", "123"),
+}
+
+
+def test_hostile_account_names_become_names_the_document_takes() -> None:
+    accounts = tuple(
+        state.Account(name, f"a{i}@example.com", f"{i + 2}" * 12, roles={})
+        for i, (name, _) in enumerate(HOSTILE_NAMES.values())
+    )
+    live = state.OrgState(units={}, accounts=accounts, groups={}, management_account_id=SOURCE)
+
+    text = adopt.document(live, adopt.Choice(SOURCE)).text
+
+    document = load.parse_spec(text, "imported")
+    by_id = {a.id: a.name for a in document.accounts}
+    assert [by_id[a.id] for a in accounts] == [want for _, want in HOSTILE_NAMES.values()]
+    assert "  # named '\\u202eevil' in AWS\n" in text
+    assert '  - name: "yes"\n' in text and '  - name: "123"\n' in text
+
+
+def test_two_names_made_alike_are_told_apart_by_id() -> None:
+    accounts = (
+        state.Account("acme dev", "a@example.com", "222222222222", roles={}),
+        state.Account("acme/dev", "b@example.com", "333333333333", roles={}),
+    )
+    live = state.OrgState(units={}, accounts=accounts, groups={}, management_account_id=SOURCE)
+
+    document = load.parse_spec(adopt.document(live, adopt.Choice(SOURCE)).text, "imported")
+
+    assert [a.name for a in document.accounts] == ["acme-dev", "acme-dev-333333333333"]
