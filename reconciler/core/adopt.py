@@ -138,6 +138,7 @@ def document(live: state.OrgState, choice: Choice) -> Imported:
     units = _units(live.units, left_out)
     accounts = _accounts(live, choice, units, left_out)
     templates = _templates(accounts, choice, left_out)
+    _missing_roles(live, choice, left_out)
     unit_roles, account_roles = _placement(units, accounts, templates)
     groups = _groups(live, choice, accounts, left_out)
     lines = left_out.all()
@@ -345,6 +346,13 @@ def _templates(accounts: list[_Account], choice: Choice, left_out: _LeftOut) -> 
     return templates
 
 
+def _missing_roles(live: state.OrgState, choice: Choice, left_out: _LeftOut) -> None:
+    """Roles asked for by name that no account read holds: said, not passed over."""
+    found = {name.lower() for a in live.accounts for name in (a.roles or {})}
+    for name in sorted((choice.roles or frozenset()) - found):
+        left_out.add(f"role {_quoted(name)}: in no account read")
+
+
 def _drop_role(account: _Account, role: str, why: str, left_out: _LeftOut) -> None:
     del account.roles[role]
     account.notes.append(f"role {role} not declared here: {why}")
@@ -494,7 +502,8 @@ def _grants(
 
 def _assumed_arns(text: str) -> list[str] | None:
     """The resources of a policy made of one statement allowing sts:AssumeRole, else None."""
-    statements = policies.parse(text).get("Statement")
+    parsed = policies.parse(text)
+    statements = parsed.get("Statement") if isinstance(parsed, dict) else None
     if isinstance(statements, dict):
         statements = [statements]
     if not isinstance(statements, list) or len(statements) != 1:

@@ -251,3 +251,9 @@ def test_two_names_made_alike_are_told_apart_by_id() -> None:
     document = load.parse_spec(adopt.document(live, adopt.Choice(SOURCE)).text, "imported")
 
     assert [a.name for a in document.accounts] == ["acme-dev", "acme-dev-333333333333"]
+
+
+def test_a_role_asked_for_that_no_account_holds_is_listed() -> None:
+    choice = adopt.Choice(SOURCE, roles=frozenset({"reader", "auditor"}))
+
+    assert "role 'auditor': in no account read" in adopt.document(LIVE, choice).left_out
