@@ -272,15 +272,15 @@ def _role_names(value: str) -> frozenset[str]:
 
 
 def _group_choice(value: str) -> tuple[adopt.GroupChoice, frozenset[str]]:
-    """--groups: all, managed, or IAM group names, comma-separated."""
-    if value in (adopt.GroupChoice.ALL, adopt.GroupChoice.MANAGED):
+    """--groups: granting, all, managed, or IAM group names, comma-separated."""
+    if value in (adopt.GroupChoice.GRANTING, adopt.GroupChoice.ALL, adopt.GroupChoice.MANAGED):
         return adopt.GroupChoice(value), frozenset()
     names = [name.strip(" ") for name in value.split(",")]
     for name in names:
         if not _IAM_GROUP.fullmatch(name):
             raise argparse.ArgumentTypeError(
-                f"{name!r} is not all, managed or an IAM group name: 1 to 128 of letters, "
-                "digits and + = , . @ _ -"
+                f"{name!r} is not granting, all, managed or an IAM group name: 1 to 128 of "
+                "letters, digits and + = , . @ _ -"
             )
     return adopt.GroupChoice.NAMED, frozenset(name.lower() for name in names)
 
@@ -311,10 +311,11 @@ def _import_options(sub: argparse.ArgumentParser) -> None:
     )
     option(
         "--groups",
-        default="all",
+        default="granting",
         type=_group_choice,
-        metavar="all|managed|NAME,...",
-        help="the source account's groups to import: all, those under the daemon's path, or "
+        metavar="granting|all|managed|NAME,...",
+        help="the source account's groups to import: those whose policies reach an imported "
+        "role or that lie under the daemon's path, all, those under the daemon's path, or "
         "those named",
     )
     option(

@@ -509,6 +509,8 @@ def read_for_import(
         caller_role=state.role_of(sessions.identity().arn),
         unreachable=unreachable,
         users=source.users,
+        managed_policies=source.managed_policies,
+        unreadable_policies=source.unreadable_policies,
         source_unreachable=source_unreachable,
         partition=sessions.identity().partition,
     )

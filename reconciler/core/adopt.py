@@ -39,7 +39,10 @@ _SHOWN = 80  # characters of a value quoted in a comment or a left-out line
 
 
 class GroupChoice(enum.StrEnum):
-    ALL = "all"  # every group of the source account the document can express
+    # The groups that concern the document: those whose policies let members assume an
+    # imported role, and those under the daemon's path (left out, they would lose their access).
+    GRANTING = "granting"
+    ALL = "all"  # every group of the source account
     MANAGED = "managed"  # only the groups under the daemon's path
     NAMED = "named"  # only the groups named
 
@@ -52,7 +55,7 @@ class Choice:
     source_account_id: str
     bootstrap_role: str = "OrganizationAccountAccessRole"
     roles: frozenset[str] | None = None
-    groups: GroupChoice = GroupChoice.ALL
+    groups: GroupChoice = GroupChoice.GRANTING
     group_names: frozenset[str] = frozenset()
     instance: str = state.DEFAULT_INSTANCE
 
@@ -83,6 +86,7 @@ class _Account:
     tags: dict[str, str]
     roles: dict[str, _Variant] = field(default_factory=dict)  # role name -> variant
     adoptable: set[str] = field(default_factory=set)  # roles without the marker
+    considered: set[str] = field(default_factory=set)  # roles chosen, imported or not
     notes: list[str] = field(default_factory=list)  # comments at the account
 
     @property
@@ -241,6 +245,7 @@ def _roles_of(account: _Account, live: state.OrgState, choice: Choice, left_out:
     for role in sorted((account.live.roles or {}).values(), key=lambda r: r.name):
         if _aws_own(role, account.live, live, choice) or not _chosen(role, choice):
             continue
+        account.considered.add(role.name)
         variant, problem = _variant(role, choice.source_account_id, live.partition)
         if variant is None:
             left_out.role(role.name, problem, account.name)
@@ -429,9 +434,18 @@ def _groups(
         for missing in sorted(choice.group_names - present):
             left_out.add(f"group {_quoted(missing)}: not in the source account")
     roles = {(a.id, role): (a.name, role) for a in accounts for role in a.roles}
+    # Groups reaching a role left out are the document's concern too: they are listed.
+    reach = _Reach(
+        arns=frozenset(
+            policies.role_arn(a.id, role, live.partition) for a in accounts for role in a.considered
+        ),
+        accounts_left_out=frozenset(a.id for a in live.accounts if a.id) - {a.id for a in accounts},
+    )
     groups = []
     for name, group in sorted(live.groups.items()):
-        if not _group_chosen(group, choice, ours):
+        if not _group_chosen(group, choice, ours) or not _concerns(
+            group, choice, ours, reach, live
+        ):
             continue
         imported, problem = _group(group, ours, roles, live.partition)
         if imported is None:
@@ -450,6 +464,33 @@ def _group_chosen(group: state.Group, choice: Choice, ours: str) -> bool:
     if choice.groups == GroupChoice.NAMED:
         return group.name.lower() in choice.group_names
     return True
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """What makes a group the document's concern: the roles considered for import (imported
+    or left out), and the accounts left out, whose roles were not read."""
+
+    arns: frozenset[str]
+    accounts_left_out: frozenset[str]
+
+
+def _concerns(
+    group: state.Group, choice: Choice, ours: str, reach: _Reach, live: state.OrgState
+) -> bool:
+    """Whether the group is one the document is about (see `GroupChoice.GRANTING`); a managed
+    policy whose document was not read might reach a role, so it counts."""
+    if choice.groups != GroupChoice.GRANTING or group.path == ours:
+        return True
+    texts = [*group.other_policies.values(), *filter(None, [group.grant_policy])]
+    if any(arn not in live.managed_policies for arn in group.attached):
+        return True
+    texts += [live.managed_policies[arn] for arn in group.attached]
+    return any(
+        policies.PolicyDocument.of(text).allows_assuming(reach.arns)
+        or any(f":{account}:" in text for account in reach.accounts_left_out)
+        for text in texts
+    )
 
 
 def _group(

@@ -4,6 +4,8 @@ compared with literal expectations."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reconciler.core import adopt, load, policies, state
 
 SOURCE = "111111111111"
@@ -95,7 +97,6 @@ EXPECTED = """\
 # Left out, as the document cannot express it (not declared, so left as it is):
 #   - account 'gone' (555555555555): the account is SUSPENDED
 #   - account 'locked' (666666666666): its roles could not be read: AccessDenied: not authorized
-#   - group 'Billing': its policy b grants more than sts:AssumeRole on roles
 #   - group 'Outsiders': it grants arn:aws:iam::333333333333:role/Reader, which is not an imported role
 #   - role Reader in 1 account (acme-prod): differs from the template (also attaches arn:aws:iam::aws:policy/Billing)
 #   - role Vendor in 3 accounts (Acme-Dev-1-x, acme-prod, ops): its trust policy trusts other principals or conditions than 111111111111
@@ -159,7 +160,7 @@ def test_document_declares_what_fits_and_lists_the_rest() -> None:
 
     assert imported.text == EXPECTED
     assert imported.left_out[0] == "account 'gone' (555555555555): the account is SUSPENDED"
-    assert len(imported.left_out) == 7
+    assert len(imported.left_out) == 6
     assert (imported.accounts, imported.roles, imported.groups) == (3, 2, 2)
 
 
@@ -257,3 +258,46 @@ def test_a_role_asked_for_that_no_account_holds_is_listed() -> None:
     choice = adopt.Choice(SOURCE, roles=frozenset({"reader", "auditor"}))
 
     assert "role 'auditor': in no account read" in adopt.document(LIVE, choice).left_out
+
+
+def test_groups_the_document_is_not_about_are_imported_only_when_all_are_asked_for() -> None:
+    default = adopt.document(LIVE, adopt.Choice(SOURCE)).left_out
+    every = adopt.document(LIVE, adopt.Choice(SOURCE, groups=adopt.GroupChoice.ALL)).left_out
+
+    billing = "group 'Billing': its policy b grants more than sts:AssumeRole on roles"
+    assert billing not in default
+    assert billing in every
+
+
+def test_a_group_reaching_a_role_through_more_than_a_grant_is_listed() -> None:
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    assume_anything = (
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}'
+    )
+    ours = state.Group(
+        "Operators", "/reconciler/", users=frozenset({"dan"}), attached=frozenset({admin})
+    )
+    admins = state.Group("Admins", "/", users=frozenset({"eve"}), attached=frozenset({admin}))
+    live = replace(
+        LIVE,
+        groups={"Operators": ours, "Admins": admins},
+        managed_policies={admin: assume_anything},
+    )
+
+    left_out = adopt.document(live, adopt.Choice(SOURCE)).left_out
+
+    attached = f"managed policies are attached to it ({admin})"
+    assert f"group 'Admins': {attached}" in left_out
+    assert (
+        f"group 'Operators': {attached} (under the daemon's path: the plan revokes it)" in left_out
+    )
+
+
+def test_a_group_reaching_only_an_account_left_out_is_listed() -> None:
+    arn = "arn:aws:iam::666666666666:role/Admin"  # in 'locked', whose roles were not read
+    lockers = state.Group("Lockers", "/", other_policies={"x": _grants(arn)})
+    live = replace(LIVE, groups={"Lockers": lockers})
+
+    left_out = adopt.document(live, adopt.Choice(SOURCE)).left_out
+
+    assert f"group 'Lockers': it grants {arn}, which is not an imported role" in left_out
