@@ -141,7 +141,7 @@ def document(live: state.OrgState, choice: Choice) -> Imported:
     left_out = _LeftOut()
     units = _units(live.units, left_out)
     accounts = _accounts(live, choice, units, left_out)
-    templates = _templates(accounts, choice, left_out)
+    templates = _templates(accounts, left_out)
     _missing_roles(live, choice, left_out)
     unit_roles, account_roles = _placement(units, accounts, templates)
     groups = _groups(live, choice, accounts, left_out)
@@ -324,7 +324,7 @@ def _template_fields(name: str, variant: _Variant) -> dict[str, Any]:
     }
 
 
-def _templates(accounts: list[_Account], choice: Choice, left_out: _LeftOut) -> list[_Template]:
+def _templates(accounts: list[_Account], left_out: _LeftOut) -> list[_Template]:
     """One template per role name, the variant most accounts share (ties: the first in
     order, for a stable answer); accounts with another variant do not carry it."""
     by_name: dict[str, dict[_Variant, list[_Account]]] = defaultdict(lambda: defaultdict(list))
