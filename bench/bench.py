@@ -21,6 +21,9 @@ For each size N it:
    account tag changed, the MFA condition removed from a role's trust policy); and the pass
    after it, which must plan nothing. A second daemon process with `--concurrency 1` warms up
    the same way and measures the same steady-state pass, for the speed-up ratio.
+4. closes the import round trip (`importing.py`): `reconciler import` of the organization as it
+   now is, timed at the same latency, then `reconciler plan` on the document it wrote, which
+   must exit 0 with every account declared.
 
 Why a child process driving `Daemon.run_pass()` rather than `reconciler run`: the benchmark
 must start each pass at a known moment (after drift is made, after the endpoint's counters are
@@ -41,9 +44,10 @@ exit status is 0 only when every target passes. Every subprocess is stopped on t
 Logs and the generated documents stay in the work directory printed at the start.
 
 This file is the entry point (the command line, and the dispatch of the child processes, which
-run this same file); the work is in three modules beside it: `workload` (the organization and
+run this same file); the work is in four modules beside it: `workload` (the organization and
 document of each size, the drift made by hand), `harness` (the simulator and daemon children,
-the passes and their timing) and `report` (the table and the targets).
+the passes and their timing), `importing` (the import round trip) and `report` (the tables
+and the targets).
 """
 
 from __future__ import annotations

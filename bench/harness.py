@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import feedback
+import importing
 import workload
 import yaml
 
@@ -340,6 +341,7 @@ class SizeResult:
     repaired_read_back: bool = False
     warmup_peak_mb: float = 0.0
     feedback: feedback.Feedback | None = None
+    imported: importing.ImportRun | None = None  # the import round trip, last
 
     def row(self, name: str, concurrency: int) -> Row | None:
         return next((r for r in self.rows if r.name == name and r.concurrency == concurrency), None)
@@ -407,10 +409,22 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
             f"planned {warm1['drift']} changes"
         )
         result.rows.append(measure(single, simulator, n, "steady", options.latency))
+
+        # The import round trip on the organization as it now is.
+        result.imported = importing.measure(simulator, url, here, n, options)
+        say(_import_line(result.imported))
     finally:
         for process in reversed(processes):
             process.stop()
     return result
+
+
+def _import_line(run: importing.ImportRun) -> str:
+    return (
+        f"import: {run.wall:.1f} s, {run.total_calls} calls, exit {run.status}, "
+        f"{run.declared} accounts declared, {run.left_out} left out; plan on it: "
+        f"exit {run.plan_status} in {run.plan_wall:.1f} s"
+    )
 
 
 def _build(desired: Path, url: str, concurrency: int, log_path: Path) -> int:

@@ -32,7 +32,8 @@ import argcomplete
 from reconciler import __version__, daemon, files, logs, progress, reconcile, source
 from reconciler.aws import read
 from reconciler.aws.queue import EventQueue, region_of
-from reconciler.core import access, policies, render, spec, state, ways
+from reconciler.aws.sessions import Sessions
+from reconciler.core import access, adopt, policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
 from reconciler.core.plan import Status
 
@@ -45,6 +46,11 @@ EX_USAGE = 64
 # Interrupted by Ctrl-C, and stdout closed by its reader: as a shell reports a command that
 # SIGINT or SIGPIPE ended (128 + the signal's number).
 EX_INTERRUPTED, EX_BROKEN_PIPE = 130, 141
+# IAM names as IAM takes them (ASCII only), and account ids: for import's options. A comma is
+# an IAM name character, but --roles and --groups separate names with it.
+_IAM_ROLE = re.compile(r"[\w+=.@-]{1,64}", re.ASCII)
+_IAM_GROUP = re.compile(r"[\w+=.@-]{1,128}", re.ASCII)
+_ACCOUNT_ID = re.compile(r"\d{12}", re.ASCII)
 _MAX_SECRET = 4096  # bytes of a webhook secret; GitHub and GitLab take far shorter ones
 
 
@@ -201,6 +207,140 @@ def _plan(args: argparse.Namespace) -> int:
     if result.refused or result.plan.unreachable:
         return 1
     return 0 if result.plan.empty and not result.plan.findings else 2
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Write a document declaring the live organization as it is; exit 0, 1 on an error."""
+    output = Path(args.import_output) if args.import_output else None
+    if output is not None:  # refused before AWS is asked anything
+        files.check_file_target(output)
+    live, source_account_id = _read_for_import(args)
+    choice = adopt.Choice(
+        source_account_id=source_account_id,
+        bootstrap_role=args.bootstrap_role,
+        roles=args.roles,
+        groups=args.groups[0],
+        group_names=args.groups[1],
+    )
+    imported = adopt.document(live, choice)
+    for item in imported.left_out:
+        print(f"left out: {item}", file=sys.stderr)
+    if output is None:
+        print(imported.text, end="")
+        return 0
+    files.write_file(output, imported.text)
+    print(
+        f"wrote {output}: {imported.accounts} accounts, {imported.roles} role templates, "
+        f"{imported.groups} groups, {len(imported.left_out)} left out",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _read_for_import(args: argparse.Namespace) -> tuple[state.OrgState, str]:
+    """The live organization, read with the sessions, concurrency and progress line of `plan`."""
+    concurrency = int(args.concurrency)
+    probe = Sessions(
+        management_account_id="",
+        bootstrap_role=args.bootstrap_role,
+        endpoint_url=args.endpoint_url,
+        read_only=True,
+    )
+    management = read.management_account_id(probe)
+    sessions = Sessions(
+        management_account_id=management,
+        bootstrap_role=args.bootstrap_role,
+        endpoint_url=args.endpoint_url,
+        max_pool=concurrency + 4,
+        read_only=True,
+    )
+    source_account_id = args.source_account_id or management
+    line = progress.for_terminal(sys.stderr)
+    told = None if line is None else functools.partial(line, "read")
+    try:
+        return read.read_for_import(sessions, source_account_id, concurrency, told), (
+            source_account_id
+        )
+    finally:
+        if line is not None:
+            line.close()
+
+
+def _role_names(value: str) -> frozenset[str]:
+    """--roles: IAM role names, comma-separated (lowercased: IAM names ignore case)."""
+    names = [_role_name(name.strip(" ")) for name in value.split(",")]
+    return frozenset(name.lower() for name in names)
+
+
+def _group_choice(value: str) -> tuple[adopt.GroupChoice, frozenset[str]]:
+    """--groups: granting, all, managed, or IAM group names, comma-separated."""
+    if value in (adopt.GroupChoice.GRANTING, adopt.GroupChoice.ALL, adopt.GroupChoice.MANAGED):
+        return adopt.GroupChoice(value), frozenset()
+    names = [name.strip(" ") for name in value.split(",")]
+    for name in names:
+        if not _IAM_GROUP.fullmatch(name):
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not granting, all, managed or an IAM group name: 1 to 128 of "
+                "letters, digits and + = , . @ _ -"
+            )
+    return adopt.GroupChoice.NAMED, frozenset(name.lower() for name in names)
+
+
+def _account_id(value: str) -> str:
+    if not _ACCOUNT_ID.fullmatch(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an account id: exactly 12 digits")
+    return value
+
+
+def _import_options(sub: argparse.ArgumentParser) -> None:
+    option = functools.partial(sub.add_argument, action=_EnvDefault)
+    option(
+        "--output",
+        dest="import_output",  # RECONCILER_OUTPUT is the profiles' directory
+        default=None,
+        metavar="PATH",
+        help="write the document to this file (replaced atomically; a symbolic link is "
+        "refused) instead of printing it",
+    )
+    option(
+        "--roles",
+        default=None,
+        type=_role_names,
+        metavar="NAME,...",
+        help="the roles to import (default: every role trusting the source account that is "
+        "not AWS's own)",
+    )
+    option(
+        "--groups",
+        default="granting",
+        type=_group_choice,
+        metavar="granting|all|managed|NAME,...",
+        help="the source account's groups to import: those whose policies reach an imported "
+        "role or that lie under the daemon's path, all, those under the daemon's path, or "
+        "those named",
+    )
+    option(
+        "--source-account-id",
+        default=None,
+        type=_account_id,
+        metavar="ID",
+        help="the account holding people's IAM users and groups (default: the management account)",
+    )
+    option(
+        "--bootstrap-role",
+        default="OrganizationAccountAccessRole",
+        type=_role_name,
+        help="the role assumed in member accounts (never imported)",
+    )
+
+
+def _role_name(value: str) -> str:
+    """One IAM role name (--bootstrap-role)."""
+    if not _IAM_ROLE.fullmatch(value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an IAM role name: 1 to 64 of letters, digits and + = , . @ _ -"
+        )
+    return value
 
 
 def _colour() -> bool:
@@ -577,9 +717,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    def command(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+    def command(
+        name: str, handler: Command, help_text: str, *, desired: bool = True
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(command=handler, command_name=name)
+        if not desired:
+            return sub
         sub.add_argument(
             "--desired",
             action=_EnvDefault,
@@ -603,6 +747,16 @@ def _parser() -> argparse.ArgumentParser:
                 choices=[f.value for f in render.Format],
                 help="output format",
             )
+    _import_options(
+        _aws_options(
+            command(
+                "import",
+                _import,
+                "write a document declaring the live organization as it is (exit 0, 1 error)",
+                desired=False,
+            )
+        )
+    )
     _access_options(
         _aws_options(
             command("access", _access, "who can reach which account as which role, and how")

@@ -1,4 +1,5 @@
-"""Generated files written into a directory a person names, without harming what is there.
+"""Generated files written into a directory a person names, without harming what is there;
+and the one file `import --output` names.
 
 Files are written atomically (beside the target, then renamed over it), only files that carry
 the writer's marker on their first line are ever replaced, and symbolic links are neither
@@ -35,6 +36,23 @@ def check_targets(directory: Path, names: Sequence[str], marker: str) -> None:
         raise ReconcilerError(f"--output {directory} exists and is not a directory")
     for name in names:
         _check_replaceable(directory / name, marker)
+
+
+def write_file(target: Path, text: str) -> None:
+    """`text` into the file `target`, replaced atomically; see `check_file_target`."""
+    check_file_target(target)
+    _replace(target, text)
+
+
+def check_file_target(target: Path) -> None:
+    """Refuses a symbolic link (never followed), something other than a regular file, and a
+    file in a directory that does not exist."""
+    if target.is_symlink():
+        raise ReconcilerError(f"--output {target} is a symbolic link: not followed, not replaced")
+    if target.exists() and not target.is_file():
+        raise ReconcilerError(f"--output {target} exists and is not a regular file")
+    if not target.parent.is_dir():
+        raise ReconcilerError(f"--output {target}: directory {target.parent} does not exist")
 
 
 def _check_replaceable(target: Path, marker: str) -> None:

@@ -342,11 +342,12 @@ def _member_iam(sessions: Sessions, account: state.Account) -> AccountClient[IAM
 
 def read_roles(
     iam: AccountClient[IAMClient],
-    wanted: set[str],
+    wanted: set[str] | None,
     bootstrap_role: str,
     instance: str = state.DEFAULT_INSTANCE,
 ) -> dict[str, state.Role]:
-    """The declared roles (names lowercased in `wanted`) and every role carrying our marker."""
+    """The declared roles (names lowercased in `wanted`; None: every role) and every role
+    carrying our marker. The bootstrap role is never read."""
     sessions_by_name = {
         r["RoleName"]: int(r.get("MaxSessionDuration", 3600))
         for page in iam_pages(iam, lambda c, more: c.list_roles(**more))
@@ -363,7 +364,7 @@ def read_roles(
         path = detail.get("Path", "/")
         if name.lower() == bootstrap_role.lower():
             continue
-        if name.lower() not in wanted and not managed:
+        if wanted is not None and name.lower() not in wanted and not managed:
             continue
         roles[name] = state.Role(
             name=name,
@@ -481,3 +482,81 @@ def _document(raw: str | Mapping[str, object]) -> str:
 
 def _has_marker(tags: Iterable[Mapping[str, object]], instance: str) -> bool:
     return any(t.get("Key") == state.MARKER_KEY and t.get("Value") == instance for t in tags)
+
+
+def management_account_id(sessions: Sessions) -> str:
+    """The organization's management account, from Organizations."""
+    return _management_account_id(sessions.organizations())
+
+
+def read_for_import(
+    sessions: Sessions,
+    source_account_id: str,
+    concurrency: int = 16,
+    progress: plan.Progress | None = None,
+) -> state.OrgState:
+    """The whole organization as it is: units, every account with its tags and every role
+    (not only declared ones), and the source account's groups. An account that cannot be read
+    is in `unreachable` under its id, with `roles` None; the others are read all the same."""
+    org = read_organization(sessions, set(), concurrency)
+    active = [a for a in org.accounts if a.id is not None and a.state == state.ACTIVE]
+    accounts, unreachable = _read_every_role(sessions, active, concurrency, progress)
+    others = [a for a in org.accounts if a.id is None or a.state != state.ACTIVE]
+    try:
+        source = read_source(sessions, source_account_id)
+        source_unreachable = ""
+    except AwsError as exc:
+        source = SourceAccount({}, frozenset(), {}, {}, {})
+        source_unreachable = f"{source_account_id}: {exc}"
+    return state.OrgState(
+        units=org.units,
+        accounts=tuple(accounts + others),
+        groups=source.groups,
+        root_id=org.root_id,
+        management_account_id=org.management_account_id,
+        caller_account_id=org.caller_account_id,
+        caller_role=state.role_of(sessions.identity().arn),
+        unreachable=unreachable,
+        users=source.users,
+        managed_policies=source.managed_policies,
+        unreadable_policies=source.unreadable_policies,
+        source_unreachable=source_unreachable,
+        partition=sessions.identity().partition,
+    )
+
+
+def _read_every_role(
+    sessions: Sessions,
+    accounts: list[state.Account],
+    concurrency: int,
+    progress: plan.Progress | None,
+) -> tuple[list[state.Account], dict[str, str]]:
+    organizations = sessions.organizations()
+    unreachable: dict[str, str] = {}
+    result = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = {
+            pool.submit(
+                contextvars.copy_context().run, _every_role, sessions, organizations, account
+            ): account
+            for account in accounts
+        }
+        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+            if progress is not None:
+                progress(done, len(futures))
+            account = futures[future]
+            try:
+                result.append(future.result())
+            except AwsError as exc:  # one account's trouble: reported, the rest imported
+                unreachable[account.id or ""] = str(exc)
+                result.append(replace(account, roles=None))
+    return result, unreachable
+
+
+def _every_role(
+    sessions: Sessions, organizations: _Organizations, account: state.Account
+) -> state.Account:
+    assert account.id is not None
+    tags = tags_of(organizations, account.id)
+    roles = read_roles(_member_iam(sessions, account), None, sessions.bootstrap_role)
+    return replace(account, tags={t["Key"]: t["Value"] for t in tags}, roles=roles)

@@ -92,7 +92,7 @@ def review(
     before_mfa = _live_mfa(document, org, roles)
     before_ways = list(_ways(org.groups, org, roles))
     live_access = _accesses(before_ways, managed, before_mfa)
-    found = [*_access_findings(document, live_access), *_unreadable(org)]
+    found = [*_access_findings(document, live_access, _grant_policies(org)), *_unreadable(org)]
     changes = _effect(document, org, p, roles, before_ways, before_mfa) if with_effect else []
     return replace(p, access=tuple(changes), findings=tuple(found))
 
@@ -135,10 +135,21 @@ def findings(document: spec.Spec, org: state.OrgState) -> list[plan.Finding]:
     """Live access into managed roles that the document does not declare: one finding per
     role and per policy it comes through, naming the users; and each managed policy attached
     in the source account that could not be read (what it allows is unknown)."""
-    return [*_access_findings(document, live(document, org)), *_unreadable(org)]
+    return [
+        *_access_findings(document, live(document, org), _grant_policies(org)),
+        *_unreadable(org),
+    ]
 
 
-def _access_findings(document: spec.Spec, ways: Iterable[Access]) -> list[plan.Finding]:
+def _grant_policies(org: state.OrgState) -> dict[str, str]:
+    """Each live group (name lowercased) -> the name of the policy holding its grants."""
+    return {name.lower(): state.grant_policy_name(g) for name, g in org.groups.items()}
+
+
+def _access_findings(
+    document: spec.Spec, ways: Iterable[Access], grant_policies: Mapping[str, str]
+) -> list[plan.Finding]:
+    """`grant_policies`: each live group's (lowercased name) grant policy name."""
     granted = {
         (group.name.lower(), grant.account, grant.role.lower())
         for group in document.groups
@@ -146,7 +157,8 @@ def _access_findings(document: spec.Spec, ways: Iterable[Access]) -> list[plan.F
     }
     users: dict[tuple[str, str, str, str], set[str]] = {}
     for way in ways:
-        declared_way = way.through == state.GRANT_POLICY_NAME and (
+        grant_policy = grant_policies.get(way.group.lower(), state.GRANT_POLICY_NAME)
+        declared_way = way.through == grant_policy and (
             (way.group.lower(), way.account, way.role.lower()) in granted
         )
         if not declared_way:

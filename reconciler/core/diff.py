@@ -167,6 +167,18 @@ def _role_updates(
     account: str, account_id: str, want: state.Role, have: state.Role, rules: Rules
 ) -> Iterator[plan.Change]:
     where = (account, account_id, have.name)
+    changes = list(_role_corrections(where, want, have))
+    yield from changes
+    # An adopted role that already is as declared is not written to only to be tagged: a
+    # takeover of hundreds of hand-made roles plans nothing. The marker comes with the first
+    # change the daemon makes to it; until then prune never deletes it (never written by us).
+    if not have.managed and (changes or not want.adopted):
+        yield plan.MarkRole(*where, owner=rules.instance)
+
+
+def _role_corrections(
+    where: tuple[str, str, str], want: state.Role, have: state.Role
+) -> Iterator[plan.Change]:
     if _document(want.trust_policy) != _document(have.trust_policy):
         yield plan.UpdateRoleTrust(*where, before=have.trust_policy, after=want.trust_policy)
     for arn in sorted(want.policies - have.policies):
@@ -183,8 +195,6 @@ def _role_updates(
         yield plan.UpdateRoleSession(
             *where, before=have.max_session_duration, after=want.max_session_duration
         )
-    if not have.managed:
-        yield plan.MarkRole(*where, owner=rules.instance)
 
 
 def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Iterator[plan.Change]:
@@ -196,7 +206,7 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
         if current is None:
             yield plan.CreateGroup(group)
             current = state.Group(group.name, grant_policy=group.grant_policy)
-        else:
+        elif not _granted_in_place(group, current):
             yield from _group_policies(current)
             if _policy_differs(group.grant_policy, current.grant_policy):
                 yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
@@ -212,6 +222,15 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
         yield from _revoke_group(live.groups[name])
         if rules.prune:
             yield plan.DeleteGroup(name, rules.instance)
+
+
+def _granted_in_place(want: state.Group, have: state.Group) -> bool:
+    """A group made by hand whose one inline policy grants exactly the declared grants, under
+    another name than ours: nothing to rewrite. The next change of its grants replaces it."""
+    name = state.grant_policy_name(have)
+    if name == state.GRANT_POLICY_NAME:
+        return False
+    return not _policy_differs(want.grant_policy, have.other_policies[name])
 
 
 def _revoke_group(group: state.Group) -> Iterator[plan.Change]:

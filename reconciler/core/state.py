@@ -50,6 +50,9 @@ class Role:
     max_session_duration: int = 3600
     managed: bool = False
     path: str = "/"  # live only: /aws-service-role/ marks a role AWS owns
+    # Declared only: the document takes over a live role of this name made without the marker
+    # (`adopt` on the template, or the account's `adopt_roles`).
+    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,14 @@ class OrgState:
 
     def account_by_id(self) -> dict[str, Account]:
         return {a.id: a for a in self.accounts if a.id is not None}
+
+
+def grant_policy_name(group: Group) -> str:
+    """The name of the inline policy holding a live group's grants: ours, or, on a group made
+    by hand that holds no other policy, its one inline policy, whatever it was named."""
+    if group.grant_policy is None and not group.attached and len(group.other_policies) == 1:
+        return next(iter(group.other_policies))
+    return GRANT_POLICY_NAME
 
 
 def role_of(caller_arn: str) -> str:
@@ -237,6 +248,7 @@ def _declared_account(
             },
             max_session_duration=template.max_session_duration,
             managed=True,
+            adopted=template.adopt or name.lower() in {r.lower() for r in account.adopt_roles},
         )
     result = Account(
         name=account.name,

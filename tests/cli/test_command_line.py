@@ -35,7 +35,7 @@ def _usage(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[object, str,
         (
             ("deploy",),
             "reconciler: error: argument COMMAND: invalid choice: 'deploy' (choose from "
-            "'validate', 'schema', 'plan', 'apply', 'access', 'run', 'sandbox', "
+            "'validate', 'schema', 'plan', 'apply', 'import', 'access', 'run', 'sandbox', "
             "'sandbox-drift', 'profiles', 'links'); ",
         ),
         (("validate", "--bogus"), "reconciler validate: error: unrecognized arguments: --bogus; "),

@@ -276,3 +276,26 @@ def test_a_member_without_an_iam_user_is_planned_with_a_warning(
 
     assert isinstance(change, plan.AddMember) and not change.user_exists
     assert "no such IAM user in the source account" in change.line()
+
+
+def test_hand_made_policy_granting_exactly_the_grants_is_left_as_it_is(
+    live: state.OrgState, plan_of: PlanOf, edit: Any
+) -> None:
+    """A group made by hand whose one policy already grants what is declared: nothing to
+    rewrite, whatever the policy's name."""
+    by_hand = {"assume-roles": grants(READONLY_SHARED, ADMIN_ACME)}
+    drifted = edit.group(live, "AcmeDevelopers", grant_policy=None, other_policies=by_hand)
+
+    assert plan_of(drifted).changes == ()
+
+
+def test_hand_made_policy_granting_other_roles_is_replaced_by_ours(
+    live: state.OrgState, plan_of: PlanOf, edit: Any
+) -> None:
+    by_hand = {"assume-roles": grants(ADMIN_ACME)}
+    drifted = edit.group(live, "AcmeDevelopers", grant_policy=None, other_policies=by_hand)
+
+    assert [c.line() for c in plan_of(drifted).changes] == [
+        "~ group AcmeDevelopers: delete inline policy assume-roles (not declared)",
+        f"~ group AcmeDevelopers: grant {READONLY_SHARED}, grant {ADMIN_ACME}",
+    ]

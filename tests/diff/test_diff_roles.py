@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 
 from reconciler.core import plan, policies, spec, state
+from tests.diff.conftest import converged
 
 PlanOf = Callable[..., plan.Plan]
 Variant = Callable[..., spec.Spec]
@@ -437,3 +438,39 @@ def test_bootstrap_role_is_never_in_a_change(
     assert all(
         "organizationaccountaccessrole" not in n.lower() for n in p.unmanaged[plan.Kind.ROLE]
     )
+
+
+ADOPTED_READ_ONLY = (
+    "    - name: ReadOnlyAccessRole\n      policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n",
+    "    - name: ReadOnlyAccessRole\n      policies: [arn:aws:iam::aws:policy/ReadOnlyAccess]\n"
+    "      adopt: true\n",
+)
+
+
+def test_adopted_role_that_matches_plans_nothing(
+    variant: Variant, edit: Any, plan_of: PlanOf
+) -> None:
+    """Adopting hundreds of hand-made roles that are already as declared is not a plan of
+    hundreds of tag writes: the marker comes with the first real change."""
+    document = variant(ADOPTED_READ_ONLY)
+    live = edit.role(converged(document), "shared", "ReadOnlyAccessRole", managed=False)
+
+    assert plan_of(live, document).changes == ()
+
+
+def test_adopted_role_is_marked_with_its_first_change(
+    variant: Variant, edit: Any, plan_of: PlanOf
+) -> None:
+    document = variant(ADOPTED_READ_ONLY)
+    live = edit.role(
+        converged(document),
+        "shared",
+        "ReadOnlyAccessRole",
+        managed=False,
+        max_session_duration=7200,
+    )
+
+    assert [c.line() for c in plan_of(live, document).changes] == [
+        "~ role shared/ReadOnlyAccessRole: max session duration 7200 -> 3600 s",
+        "~ role shared/ReadOnlyAccessRole: take under management (tag managed-by=reconciler)",
+    ]
