@@ -31,7 +31,7 @@ DECLARED = {
     "ReadOnlyAccessRole": (READONLY, 3600),
 }
 # The trust policies the source account's people get, written out by hand.
-TRUST_WITH_MFA = {
+TRUST_WITH_MFA: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
@@ -42,7 +42,7 @@ TRUST_WITH_MFA = {
         }
     ],
 }
-TRUST_WITHOUT_MFA = {
+TRUST_WITHOUT_MFA: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
@@ -52,7 +52,7 @@ TRUST_WITHOUT_MFA = {
         }
     ],
 }
-FOREIGN_TRUST = {
+FOREIGN_TRUST: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
         {
@@ -120,6 +120,33 @@ def test_mfa_condition_removed_is_one_trust_update_that_says_mfa(
     )
     assert json.loads(change.after) == TRUST_WITH_MFA
     assert change.line() == "~ role acme-dev/AccountAccessRole: trust policy add the MFA condition"
+
+
+LIVE_MFA_CONDITIONS = {
+    # condition live -> whether the plan adds the MFA condition (else: nothing to change)
+    "boolean false": ({"Bool": {"aws:MultiFactorAuthPresent": False}}, True),
+    "string false": ({"Bool": {"aws:MultiFactorAuthPresent": "false"}}, True),
+    "false in upper case": ({"Bool": {"aws:multifactorauthpresent": "FALSE"}}, True),
+    "if exists": ({"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}, True),
+    "boolean true": ({"Bool": {"aws:MultiFactorAuthPresent": True}}, False),
+    "key in lower case": ({"Bool": {"aws:multifactorauthpresent": "true"}}, False),
+}
+
+
+@pytest.mark.parametrize(
+    ("condition", "adds_mfa"), LIVE_MFA_CONDITIONS.values(), ids=LIVE_MFA_CONDITIONS
+)
+def test_a_live_mfa_condition_is_read_as_iam_reads_it(
+    live: state.OrgState, plan_of: PlanOf, edit: Any, condition: dict[str, Any], adds_mfa: bool
+) -> None:
+    (statement,) = TRUST_WITH_MFA["Statement"]
+    trust = {**TRUST_WITH_MFA, "Statement": [{**statement, "Condition": condition}]}
+    drifted = edit.role(live, "acme-dev", "AccountAccessRole", trust_policy=json.dumps(trust))
+
+    lines = [c.line() for c in plan_of(drifted).changes]
+
+    added = ["~ role acme-dev/AccountAccessRole: trust policy add the MFA condition"]
+    assert lines == (added if adds_mfa else [])
 
 
 def test_mfa_condition_live_but_not_required_is_removed(
