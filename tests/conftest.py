@@ -54,6 +54,7 @@ def endpoint(simulator: FaultyServer, strict: StrictAws) -> Iterator[str]:
     simulator.injector.faults, simulator.injector.latency = [], 0.0
     simulator.injector.counts.clear()
     simulator.injector.injected.clear()
+    simulator.injector.record, simulator.injector.requests = frozenset(), []
     strict.settings = calm()
     reset_moto(simulator.url)
     client = boto3.client("organizations", endpoint_url=simulator.url, region_name="us-east-1")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from reconciler import cli
 from reconciler.aws.sessions import Sessions
 from reconciler.core import plan
 from tests.aws.support import EXAMPLE_TEXT, Aws, canned, run_pass
+from tests.simulation.faults import Fault, FaultyServer
 
 ACME_DEV = "aws+acme-dev@example.com"
 
@@ -51,19 +55,31 @@ def test_unreachable_account_is_reported_and_the_others_converge(aws: Aws) -> No
             assert (environment == "drifted") == (account["Id"] == denied), account["Name"]
 
 
-def test_unreachable_account_makes_apply_exit_1(aws: Aws, tmp_path: Any, capsys: Any) -> None:
+def test_unreachable_account_makes_apply_and_plan_exit_1(
+    aws: Aws, simulator: FaultyServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert run_pass(aws.url, apply=True).converged
     denied = aws.account_id(ACME_DEV)
-    result = run_pass(
-        aws.url,
-        apply=True,
-        hook=lambda s: s.on_event("before-send.sts.AssumeRole", _deny_assume_role_into(denied)),
-    )
-    assert [o for o in result.outcomes if o.status != plan.Status.APPLIED] == []
-    assert not result.converged  # and so `apply` exits 1
     path = tmp_path / "accounts.yaml"
     path.write_text(EXAMPLE_TEXT)
-    assert cli.main(["plan", "--endpoint-url", aws.url, "--desired", str(path)]) == 0
+    command = ["--endpoint-url", aws.url, "--desired", str(path)]
+    simulator.injector.faults = [
+        Fault("sts:AssumeRole", code="AccessDenied", status=403, body_contains=denied)
+    ]
+    capsys.readouterr()
+
+    applied = cli.main(["apply", *command])
+    apply_out = capsys.readouterr().out
+    planned = cli.main(["plan", *command])
+    plan_out = capsys.readouterr().out
+
+    assert simulator.injector.injected["sts:AssumeRole"] >= 2  # both commands were refused
+    assert (applied, planned) == (1, 1), (apply_out, plan_out)
+    for out in (apply_out, plan_out):
+        assert "? account acme-dev unreachable: " in out and "AccessDenied" in out, out
+    simulator.injector.faults = []
+    assert cli.main(["plan", *command]) == 0  # the account alone kept them from 0
+    assert cli.main(["apply", *command]) == 0
 
 
 def test_failed_creation_names_the_account_and_reason_and_holds_nothing_else(aws: Aws) -> None:

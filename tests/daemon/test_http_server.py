@@ -87,7 +87,11 @@ def test_idle_connections_beyond_the_bound_are_refused_and_threads_stay_bounded(
 ) -> None:
     threads_before = threading.active_count()
     held = [_idle(port) for _ in range(CONNECTIONS)]
-    time.sleep(0.2)
+    # Every held connection taken by a handler thread before any more arrive.
+    deadline = time.monotonic() + 10
+    while threading.active_count() - threads_before < CONNECTIONS:
+        assert time.monotonic() < deadline, "the held connections were never taken"
+        time.sleep(0.01)
     extra = [_idle(port) for _ in range(5 * CONNECTIONS)]
     answers = [_closed_after(connection)[0] for connection in extra]
     assert all(a.startswith(b"HTTP/1.1 503 Service Unavailable\r\n") for a in answers), [

@@ -75,7 +75,7 @@ def test_a_pass_never_starts_while_another_is_running() -> None:
     first.join(5)
     assert source.fetches == 1
     assert daemon.run_pass() is True  # free again once the first has ended
-    assert daemon.metrics.source_valid._value.get() == 0
+    assert daemon.metrics.registry.get_sample_value("reconciler_source_valid") == 0
 
 
 def test_the_schedule_runs_one_pass_at_a_time_and_coalesces_missed_runs(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -23,6 +24,18 @@ ACME_PROD = (
     "    roles: [AccountAccessRole, ReadOnlyAccessRole]\n",
 )
 NO_CHANGES = "Plan: 0 to create, 0 to update, 0 to delete."
+# The trust policy of the source account's roles, written out by hand.
+TRUST_WITH_MFA = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    ],
+}
 
 
 def only_change(p: plan.Plan) -> plan.Change:
@@ -161,22 +174,42 @@ def test_missing_account_is_created_then_its_roles(
     variant: Variant, live: state.OrgState, plan_of: PlanOf
 ) -> None:
     document = variant(ACME_PROD)
-    want = next(a for a in state.declared(document, live).accounts if a.name == "acme-prod")
-    assert want.roles is not None
 
     p = plan_of(live, document)
 
-    assert p.changes == (
-        plan.CreateAccount(
-            name="acme-prod",
-            email="aws+acme-prod@example.com",
-            unit=("Environments", "Production"),
-            tags={"environment": "production", "client": "acme"},
-            bootstrap_role="OrganizationAccountAccessRole",
-        ),
-        plan.CreateRole("acme-prod", None, "AccountAccessRole", want.roles["AccountAccessRole"]),
-        plan.CreateRole("acme-prod", None, "ReadOnlyAccessRole", want.roles["ReadOnlyAccessRole"]),
+    account, *roles = p.changes
+    assert account == plan.CreateAccount(
+        name="acme-prod",
+        email="aws+acme-prod@example.com",
+        unit=("Environments", "Production"),
+        tags={"environment": "production", "client": "acme"},
+        bootstrap_role="OrganizationAccountAccessRole",
     )
+    assert all(isinstance(r, plan.CreateRole) for r in roles)
+    created = {
+        (r.account, r.account_id, r.definition.name): (
+            r.definition.policies,
+            r.definition.max_session_duration,
+            r.definition.managed,
+            json.loads(r.definition.trust_policy),
+        )
+        for r in roles
+        if isinstance(r, plan.CreateRole)
+    }
+    assert created == {
+        ("acme-prod", None, "AccountAccessRole"): (
+            frozenset({"arn:aws:iam::aws:policy/AdministratorAccess"}),
+            7200,
+            True,
+            TRUST_WITH_MFA,
+        ),
+        ("acme-prod", None, "ReadOnlyAccessRole"): (
+            frozenset({"arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+            3600,
+            True,
+            TRUST_WITH_MFA,
+        ),
+    }
     assert [c.line() for c in p.changes] == [
         "+ account acme-prod: create with email aws+acme-prod@example.com in "
         "Environments/Production, tags client=acme, environment=production",

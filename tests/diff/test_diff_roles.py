@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from reconciler.core import plan, policies, spec, state
+from reconciler.core import plan, spec, state
 from tests.diff.conftest import converged
 
 PlanOf = Callable[..., plan.Plan]
@@ -26,12 +26,44 @@ ROLES = [
     ("shared", "222222222222", "ReadOnlyAccessRole"),
 ]
 ROLE_IDS = [f"{a}/{r}" for a, _, r in ROLES]
-
-
-def declared_role(document: spec.Spec, live: state.OrgState, account: str, role: str) -> state.Role:
-    want = next(a for a in state.declared(document, live).accounts if a.name == account)
-    assert want.roles is not None
-    return want.roles[role]
+# What tests/fixtures/diff_org.yaml declares for each role: its policy, its longest session.
+DECLARED = {
+    "AccountAccessRole": (ADMIN, 7200),
+    "ReadOnlyAccessRole": (READONLY, 3600),
+}
+# The trust policies the source account's people get, written out by hand.
+TRUST_WITH_MFA: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    ],
+}
+TRUST_WITHOUT_MFA: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::444444444444:root"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+FOREIGN_TRUST: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+        }
+    ],
+}
 
 
 def live_role(live: state.OrgState, account: str, role: str) -> state.Role:
@@ -73,21 +105,49 @@ def test_trust_policy_as_iam_returns_it_is_not_drift(
 
 
 def test_mfa_condition_removed_is_one_trust_update_that_says_mfa(
-    live: state.OrgState, plan_of: PlanOf, edit: Any, document: spec.Spec
+    live: state.OrgState, plan_of: PlanOf, edit: Any
 ) -> None:
-    without_mfa = policies.compact_json(policies.trust_policy(SOURCE, require_mfa=False))
+    without_mfa = json.dumps(TRUST_WITHOUT_MFA)
     drifted = edit.role(live, "acme-dev", "AccountAccessRole", trust_policy=without_mfa)
 
     change = only_change(plan_of(drifted))
 
-    assert change == plan.UpdateRoleTrust(
+    assert isinstance(change, plan.UpdateRoleTrust)
+    assert (change.account, change.account_id, change.role, change.before) == (
         "acme-dev",
         "333333333333",
         "AccountAccessRole",
-        before=without_mfa,
-        after=declared_role(document, live, "acme-dev", "AccountAccessRole").trust_policy,
+        without_mfa,
     )
+    assert json.loads(change.after) == TRUST_WITH_MFA
     assert change.line() == "~ role acme-dev/AccountAccessRole: trust policy add the MFA condition"
+
+
+LIVE_MFA_CONDITIONS = {
+    # condition live -> whether the plan adds the MFA condition (else: nothing to change)
+    "boolean false": ({"Bool": {"aws:MultiFactorAuthPresent": False}}, True),
+    "string false": ({"Bool": {"aws:MultiFactorAuthPresent": "false"}}, True),
+    "false in upper case": ({"Bool": {"aws:multifactorauthpresent": "FALSE"}}, True),
+    "if exists": ({"BoolIfExists": {"aws:MultiFactorAuthPresent": "true"}}, True),
+    "boolean true": ({"Bool": {"aws:MultiFactorAuthPresent": True}}, False),
+    "key in lower case": ({"Bool": {"aws:multifactorauthpresent": "true"}}, False),
+}
+
+
+@pytest.mark.parametrize(
+    ("condition", "adds_mfa"), LIVE_MFA_CONDITIONS.values(), ids=LIVE_MFA_CONDITIONS
+)
+def test_a_live_mfa_condition_is_read_as_iam_reads_it(
+    live: state.OrgState, plan_of: PlanOf, edit: Any, condition: dict[str, Any], adds_mfa: bool
+) -> None:
+    (statement,) = TRUST_WITH_MFA["Statement"]
+    trust = {**TRUST_WITH_MFA, "Statement": [{**statement, "Condition": condition}]}
+    drifted = edit.role(live, "acme-dev", "AccountAccessRole", trust_policy=json.dumps(trust))
+
+    lines = [c.line() for c in plan_of(drifted).changes]
+
+    added = ["~ role acme-dev/AccountAccessRole: trust policy add the MFA condition"]
+    assert lines == (added if adds_mfa else [])
 
 
 def test_mfa_condition_live_but_not_required_is_removed(
@@ -99,7 +159,7 @@ def test_mfa_condition_live_but_not_required_is_removed(
             "      max_session_duration: 7200\n      require_mfa: false\n",
         )
     )
-    with_mfa = policies.compact_json(policies.trust_policy(SOURCE, require_mfa=True))
+    with_mfa = json.dumps(TRUST_WITH_MFA)
     drifted = edit.role(
         edit.converged(document), "acme-dev", "AccountAccessRole", trust_policy=with_mfa
     )
@@ -107,17 +167,14 @@ def test_mfa_condition_live_but_not_required_is_removed(
     change = only_change(plan_of(drifted, document))
 
     assert isinstance(change, plan.UpdateRoleTrust)
-    assert (change.before, change.after) == (
-        with_mfa,
-        policies.compact_json(policies.trust_policy(SOURCE, require_mfa=False)),
-    )
+    assert (change.before, json.loads(change.after)) == (with_mfa, TRUST_WITHOUT_MFA)
     assert "remove the MFA condition" in change.line()
 
 
 def test_trust_of_another_account_is_replaced(
     live: state.OrgState, plan_of: PlanOf, edit: Any
 ) -> None:
-    foreign = policies.compact_json(policies.trust_policy("999999999999", require_mfa=True))
+    foreign = json.dumps(FOREIGN_TRUST)
     drifted = edit.role(live, "shared", "ReadOnlyAccessRole", trust_policy=foreign)
 
     change = only_change(plan_of(drifted))
@@ -125,6 +182,7 @@ def test_trust_of_another_account_is_replaced(
     assert isinstance(change, plan.UpdateRoleTrust)
     assert change.target == "shared/ReadOnlyAccessRole"
     assert change.before == foreign
+    assert json.loads(change.after) == TRUST_WITH_MFA
     assert "999999999999" in change.line() and SOURCE in change.line()
 
 
@@ -133,12 +191,11 @@ def test_policy_detached_live_is_attached_again(
     live: state.OrgState,
     plan_of: PlanOf,
     edit: Any,
-    document: spec.Spec,
     account: str,
     account_id: str,
     role: str,
 ) -> None:
-    [arn] = declared_role(document, live, account, role).policies
+    arn, _ = DECLARED[role]
     drifted = edit.role(live, account, role, policies=frozenset())
 
     change = only_change(plan_of(drifted))
@@ -208,12 +265,11 @@ def test_max_session_differs(
     live: state.OrgState,
     plan_of: PlanOf,
     edit: Any,
-    document: spec.Spec,
     account: str,
     account_id: str,
     role: str,
 ) -> None:
-    want = declared_role(document, live, account, role).max_session_duration
+    _, want = DECLARED[role]
     drifted = edit.role(live, account, role, max_session_duration=43200)
 
     change = only_change(plan_of(drifted))
@@ -227,19 +283,20 @@ def test_role_missing_is_created_as_declared(
     live: state.OrgState,
     plan_of: PlanOf,
     edit: Any,
-    document: spec.Spec,
     account: str,
     account_id: str,
     role: str,
 ) -> None:
-    want = declared_role(document, live, account, role)
+    arn, longest = DECLARED[role]
 
     change = only_change(plan_of(edit.drop_role(live, account, role)))
 
-    assert change == plan.CreateRole(account, account_id, role, want)
-    assert want.managed and want.trust_policy == policies.compact_json(
-        policies.trust_policy(SOURCE, require_mfa=True)
-    )
+    assert isinstance(change, plan.CreateRole)
+    assert (change.account, change.account_id, change.role) == (account, account_id, role)
+    want = change.definition
+    assert (want.name, want.policies, dict(want.inline_policies)) == (role, frozenset({arn}), {})
+    assert (want.max_session_duration, want.managed) == (longest, True)
+    assert json.loads(want.trust_policy) == TRUST_WITH_MFA
     assert change.line().startswith(f"+ role {account}/{role}: create with ")
     assert "MFA required" in change.line()
 
@@ -326,15 +383,17 @@ def test_declared_inline_policy_missing_is_added(
 
     change = only_change(plan_of(drifted, document))
 
-    want = declared_role(document, live, "shared", "ReadOnlyAccessRole").inline_policies
-    assert change == plan.PutRoleInlinePolicy(
-        "shared",
+    assert isinstance(change, plan.PutRoleInlinePolicy)
+    assert (change.account_id, change.role, change.policy_name, change.before) == (
         "222222222222",
         "ReadOnlyAccessRole",
-        policy_name="deny-billing",
-        before=None,
-        after=want["deny-billing"],
+        "deny-billing",
+        None,
     )
+    assert json.loads(change.after) == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": ["aws-portal:*"], "Resource": "*"}],
+    }
     assert change.line() == "~ role shared/ReadOnlyAccessRole: add inline policy deny-billing"
 
 
@@ -368,7 +427,7 @@ def test_declared_inline_policy_edited_is_rewritten_but_reformatted_is_not(
 def _old_role(managed: bool) -> state.Role:
     return state.Role(
         name="OldAccessRole",
-        trust_policy=policies.compact_json(policies.trust_policy(SOURCE, require_mfa=True)),
+        trust_policy=json.dumps(TRUST_WITH_MFA),
         policies=frozenset({ADMIN}),
         managed=managed,
     )

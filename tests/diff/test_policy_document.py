@@ -28,6 +28,13 @@ MFA_CONDITIONS = {
     "boolean false": ('{"Bool":{"aws:MultiFactorAuthPresent":false}}', False),
     "key in lower case": ('{"Bool":{"aws:multifactorauthpresent":"true"}}', True),
     "key in upper case": ('{"Bool":{"AWS:MULTIFACTORAUTHPRESENT":"true"}}', True),
+    # IAM reads a Bool value "true" or "false" in any case.
+    "value in upper case": ('{"Bool":{"aws:MultiFactorAuthPresent":"TRUE"}}', True),
+    "value capitalised": ('{"Bool":{"aws:multifactorauthpresent":"True"}}', True),
+    "false in upper case": ('{"Bool":{"aws:MultiFactorAuthPresent":"FALSE"}}', False),
+    "boolean false in a list": ('{"Bool":{"aws:MultiFactorAuthPresent":[false]}}', False),
+    # Only "true" asks for MFA: a value that is neither true nor false is not that condition.
+    "neither true nor false": ('{"Bool":{"aws:MultiFactorAuthPresent":"yes"}}', False),
     # Access keys carry no aws:MultiFactorAuthPresent: ...IfExists lets them in without MFA.
     "BoolIfExists true": ('{"BoolIfExists":{"aws:MultiFactorAuthPresent":"true"}}', False),
     "BoolIfExists false": ('{"BoolIfExists":{"aws:MultiFactorAuthPresent":false}}', False),

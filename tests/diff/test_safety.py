@@ -262,6 +262,44 @@ def test_a_unit_holding_a_protected_account_is_not_deleted(
     assert [c.line() for c in guarded.changes] == []
 
 
+def test_no_unit_above_a_protected_account_is_deleted_however_deep_it_sits(
+    variant: Variant,
+) -> None:
+    document = with_policy(variant, "{prune: true, protected_accounts: [acme-dev]}")
+    proposed = plan.Plan.of(
+        [
+            plan.MoveAccount("acme-dev", ACME, ("Old", "Team", "Sub"), ("Clients", "Acme")),
+            plan.DeleteUnit(("Old", "Team", "Sub"), "ou-sub"),
+            plan.DeleteUnit(("Old", "Team"), "ou-team"),
+            plan.DeleteUnit(("Old",), "ou-old"),
+            plan.DeleteUnit(("Old", "Other"), "ou-other"),  # beside the account, not above it
+            plan.DeleteUnit(("Old", "Te"), "ou-te"),  # a name Team only starts with
+        ]
+    )
+
+    guarded = safety.guard(document, proposed, MANAGEMENT)
+
+    assert [c.line() for c in guarded.changes] == [
+        "- unit Old/Other: delete the empty unit, no longer declared",
+        "- unit Old/Te: delete the empty unit, no longer declared",
+    ]
+    assert sorted((w.change.line(), w.reason) for w in guarded.withheld) == [
+        (
+            "- unit Old/Team/Sub: delete the empty unit, no longer declared",
+            "a protected account stays in this unit",
+        ),
+        (
+            "- unit Old/Team: delete the empty unit, no longer declared",
+            "a protected account stays in this unit",
+        ),
+        (
+            "- unit Old: delete the empty unit, no longer declared",
+            "a protected account stays in this unit",
+        ),
+        ("~ account acme-dev: move Old/Team/Sub -> Clients/Acme", "account acme-dev is protected"),
+    ]
+
+
 def test_credentials_of_a_member_account_of_the_organization_are_refused(
     document: spec.Spec,
 ) -> None:

@@ -1,9 +1,10 @@
 """The simulator behind a fault injector, for tests and benchmarks (out of process too).
 
-`FaultInjector` is WSGI middleware over moto's server: it counts every call by operation, adds
-latency, and answers chosen calls with AWS errors or canned bodies (`Fault`), steered in
-process or over HTTP under /fault-api/. `FaultyServer` serves it on 127.0.0.1 in a thread,
-optionally with the strict layer (tests/simulation/strict.py) under it. `python -m
+`FaultInjector` is WSGI middleware over moto's server: it counts every call by operation, keeps
+the requests of chosen operations, adds latency, and answers chosen calls with AWS errors or
+canned bodies (`Fault`), steered in process or over HTTP under /fault-api/. `FaultyServer`
+serves it on 127.0.0.1 in a thread, optionally with the strict layer
+(tests/simulation/strict.py) under it. `python -m
 tests.simulation.faults` serves one until interrupted (bench/bench.py runs it that way).
 """
 
@@ -72,6 +73,10 @@ class FaultInjector:
         self.latency = 0.0
         self.counts: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()  # calls a fault answered, by operation
+        # Operations (`Service:Operation`) whose requests are kept, in order, in `requests`:
+        # what a test reads to see what was asked of AWS, whoever asked it.
+        self.record: frozenset[str] = frozenset()
+        self.requests: list[tuple[str, bytes]] = []
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/fault-api/"):
@@ -92,6 +97,8 @@ class FaultInjector:
         with self._lock:
             name = f"{service}:{operation}"
             self.counts[name] += 1
+            if name in self.record:
+                self.requests.append((name, body))
             delay = self.latency
             searchable = ""  # decoded only when a fault looks into bodies: benchmarks pay nothing
             for index, fault in enumerate(self.faults):
@@ -136,6 +143,7 @@ class FaultInjector:
                 self._draws.clear()
                 self.counts.clear()
                 self.injected.clear()
+                self.record, self.requests = frozenset(), []
             answer = {
                 "counts": dict(self.counts),
                 "injected": dict(self.injected),
