@@ -142,12 +142,31 @@ def reconcile(
         account_ids={a.name: a.id for a in declared.accounts if a.id},
         instance=instance,
         foreign_creations=live.foreign_creations,
+        created=_recent_roles(live),
         timings=timings or write.Timings(),
         stop=stop or threading.Event(),
         progress=_phase(progress, "apply"),
     )
     outcomes = write.execute(guarded, context, concurrency)
     return Result(guarded, live, tuple(outcomes), durations=clock.lap(Phase.APPLY), scope=scope)
+
+
+# A role created this long before a pass read it may still be invisible to some IAM calls.
+RECENT_ROLE = 300.0
+
+
+def _recent_roles(live: state.OrgState) -> set[tuple[str, str]]:
+    """Roles created moments before this pass read them (by a pass that was stopped, or by a
+    person): IAM may still answer NoSuchEntity for them, as for roles this pass creates, so
+    they are waited for in the same way."""
+    now = time.time()
+    return {
+        (account.id, role.name.lower())
+        for account in live.accounts
+        if account.id is not None
+        for role in (account.roles or {}).values()
+        if now - role.created < RECENT_ROLE
+    }
 
 
 # Told (phase, done, total): where a pass stands, for a progress line on a terminal.

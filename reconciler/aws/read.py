@@ -377,8 +377,13 @@ def read_roles(
             max_session_duration=sessions_by_name.get(name, 3600),
             managed=managed,
             path=path,
+            created=_seconds(detail.get("CreateDate")),
         )
     return roles
+
+
+def _seconds(moment: object) -> float:
+    return moment.timestamp() if isinstance(moment, datetime.datetime) else 0.0
 
 
 @dataclass(frozen=True)

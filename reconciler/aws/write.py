@@ -90,7 +90,8 @@ class Context:
     stop: threading.Event = field(default_factory=threading.Event)
     # Accounts whose creation this pass is still working on; grants on them come last.
     creating: set[str] = field(default_factory=set)
-    # Roles and groups this pass created, as (account id, lowercased name).
+    # Roles and groups this pass created, or that were created moments before it read them,
+    # as (account id, lowercased name): IAM may not show them to every call yet.
     created: set[tuple[str, str]] = field(default_factory=set)
     # Told (changes done, changes in the plan) as each change comes to its final outcome.
     progress: plan.Progress | None = None
@@ -196,9 +197,9 @@ def _settled(
     """An IAM request naming a role or group (`naming`) that exists (the read saw it, or this
     pass created it, or another process did a moment ago): IAM may not show it to this request
     yet (eventual consistency), so NoSuchEntity is retried a while. Not when the request also
-    names a managed policy (`policy_arn`), unless the role or group is this pass's own: then
-    NoSuchEntity most likely means the policy is missing, which waiting does not mend; nor when
-    `wait` is false."""
+    names a managed policy (`policy_arn`), unless the role or group is new (this pass made it,
+    or it was made moments before the pass read it): otherwise NoSuchEntity most likely means
+    the policy is missing, which waiting does not mend; nor when `wait` is false."""
     attempt = functools.partial(iam, request)
     lagging = not policy_arn or context.is_new(iam, naming)
     if wait and lagging:

@@ -50,6 +50,9 @@ class Role:
     max_session_duration: int = 3600
     managed: bool = False
     path: str = "/"  # live only: /aws-service-role/ marks a role AWS owns
+    # Live only: when it was created (seconds since the epoch; 0 when not known). Not part of
+    # what a role is: two reads of one role compare equal.
+    created: float = field(default=0.0, compare=False)
     # Declared only: the document takes over a live role of this name made without the marker
     # (`adopt` on the template, or the account's `adopt_roles`).
     adopted: bool = False
