@@ -10,7 +10,10 @@ change it makes by hand with plain boto3 (the simulator has no CloudTrail).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.aws.support import Aws, failures, run_pass
-from tests.daemon.support import EXAMPLE_TEXT, Daemon
+from tests.daemon.support import EXAMPLE_TEXT, REPO, Daemon
 
 pytestmark = pytest.mark.timeout(180)
 SOURCE = "123456789012"  # the example's management account, also its source account
@@ -246,3 +249,35 @@ def _queued(aws: Aws, queue: str) -> int:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return sum(int(value) for value in attributes.values())
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "not a url",
+        "https://sqs.us-east-1.amazonaws.com/123/reconciler-events",
+        "https://evil.example.com/123456789012/reconciler-events",
+        "https://sqs.us-east-1.amazonaws.com/111111111111/reconciler-events;rm -rf /",
+        "https://sqs.us-east-1.amazonaws.com/111111111111/queue\nINFO forged",
+        "http://sqs.us-east-1.amazonaws.com/111111111111/reconciler-events",
+        "x" * 5000,
+    ],
+    ids=["text", "short-account", "other-host", "injected", "newline", "http", "oversized"],
+)
+def test_a_queue_url_that_is_not_an_sqs_queue_stops_the_daemon_in_one_line(url: str) -> None:
+    """Without --endpoint-url, only an AWS SQS queue URL is taken; nothing starts."""
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler.cli", "run", "--events-queue-url", url],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "AWS_ENDPOINT_URL": "", "RECONCILER_ENDPOINT_URL": ""},
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert len(done.stderr.splitlines()) == 1
+    assert done.stderr.startswith("error: --events-queue-url ")
+    assert done.stderr.endswith(
+        "is not an SQS queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)\n"
+    )
