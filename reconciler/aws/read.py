@@ -75,12 +75,7 @@ def read_live(
     accounts, unreachable = _read_accounts(
         document, sessions, org.accounts, matched, concurrency, instance, progress
     )
-    try:
-        source = read_source(sessions, document.source_account_id)
-        source_unreachable = ""
-    except AwsError as exc:  # one account like any other: reported, the rest goes on
-        source = SourceAccount({}, frozenset(), {}, {}, {})
-        source_unreachable = f"{document.source_account_id}: {exc}"
+    source, source_unreachable = read_source_or_why(sessions, document.source_account_id)
     return state.OrgState(
         units=org.units,
         accounts=tuple(accounts),
@@ -431,6 +426,15 @@ def read_source(sessions: Sessions, source_account_id: str) -> SourceAccount:
     return SourceAccount(groups, frozenset(user_policies), user_policies, documents, unreadable)
 
 
+def read_source_or_why(sessions: Sessions, source_account_id: str) -> tuple[SourceAccount, str]:
+    """The source account, or nothing and why it could not be read ("" when it was): one
+    account like any other, reported while the rest goes on."""
+    try:
+        return read_source(sessions, source_account_id), ""
+    except AwsError as exc:
+        return SourceAccount({}, frozenset(), {}, {}, {}), f"{source_account_id}: {exc}"
+
+
 def _user_policies(raw: UserDetailTypeDef) -> state.UserPolicies:
     return state.UserPolicies(
         inline={
@@ -507,12 +511,7 @@ def read_for_import(
     active = [a for a in org.accounts if a.id is not None and a.state == state.ACTIVE]
     accounts, unreachable = _read_every_role(sessions, active, concurrency, progress)
     others = [a for a in org.accounts if a.id is None or a.state != state.ACTIVE]
-    try:
-        source = read_source(sessions, source_account_id)
-        source_unreachable = ""
-    except AwsError as exc:
-        source = SourceAccount({}, frozenset(), {}, {}, {})
-        source_unreachable = f"{source_account_id}: {exc}"
+    source, source_unreachable = read_source_or_why(sessions, source_account_id)
     return state.OrgState(
         units=org.units,
         accounts=tuple(accounts + others),

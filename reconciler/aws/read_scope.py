@@ -158,10 +158,9 @@ def _with_tree(
 def _with_source(
     live: state.OrgState, sessions: Sessions, source_account_id: str
 ) -> state.OrgState:
-    try:
-        source = read.read_source(sessions, source_account_id)
-    except AwsError as exc:
-        return replace(live, source_unreachable=f"{source_account_id}: {exc}")
+    source, why = read.read_source_or_why(sessions, source_account_id)
+    if why:  # what was read before stays; the groups are reported unread
+        return replace(live, source_unreachable=why)
     return replace(
         live,
         groups=source.groups,
