@@ -100,16 +100,15 @@ def _interruptible(command: str, stop: threading.Event) -> Iterator[None]:
     def interrupted(signum: int, frame: FrameType | None) -> None:
         if command == "apply" and not stop.is_set():
             stop.set()
-            print(
+            _say_from_handler(
                 "reconciler apply: stopping after the changes under way; Ctrl-C again to "
-                "stop at once",
-                file=sys.stderr,
-                flush=True,
+                "stop at once"
             )
             return
-        with suppress(OSError, ValueError):
+        # RuntimeError: the signal came while the main thread was writing to stdout.
+        with suppress(OSError, ValueError, RuntimeError):
             sys.stdout.flush()
-        print(_interrupted(command), file=sys.stderr, flush=True)
+        _say_from_handler(_interrupted(command))
         os._exit(EX_INTERRUPTED)
 
     try:
@@ -121,6 +120,18 @@ def _interruptible(command: str, stop: threading.Event) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _say_from_handler(line: str) -> None:
+    """One line on stderr from a signal handler, written straight to the file descriptor: the
+    handler runs between two steps of the main thread, which may be inside a write to stderr
+    holding its buffer's lock, and a second Ctrl-C may come while the first one's line is being
+    written; Python's buffered streams refuse such a reentrant write."""
+    try:
+        os.write(sys.stderr.fileno(), f"{line}\n".encode())
+    except (OSError, ValueError):  # no descriptor behind stderr (captured, or closed)
+        with suppress(OSError, ValueError, RuntimeError):
+            print(line, file=sys.stderr, flush=True)
 
 
 def _drop_stdout() -> None:
