@@ -205,17 +205,18 @@ def _groups(declared: state.OrgState, live: state.OrgState, rules: Rules) -> Ite
         current = live_by_name.get(group.name.lower())
         if current is None:
             yield plan.CreateGroup(group)
-            current = state.Group(group.name, grant_policy=group.grant_policy)
+            current = state.Group(group.name)  # nobody in it yet
         elif not _granted_in_place(group, current):
             yield from _group_policies(current)
             if _policy_differs(group.grant_policy, current.grant_policy):
                 yield plan.PutGroupGrants(current.name, current.grant_policy, group.grant_policy)
         wanted = {user.lower() for user in group.users}
         present = {user.lower() for user in current.users}
-        for user in sorted(group.users, key=str.lower):
+        # No order here: the plan sorts every change by what it touches.
+        for user in group.users:
             if user.lower() not in present:
                 yield plan.AddMember(current.name, user, user_exists=user.lower() in existing)
-        for user in sorted(current.users, key=str.lower):
+        for user in current.users:
             if user.lower() not in wanted:
                 yield plan.RemoveMember(current.name, user)
     for name in _undeclared_groups(declared, live, rules):
@@ -239,7 +240,7 @@ def _revoke_group(group: state.Group) -> Iterator[plan.Change]:
     if group.grant_policy is not None:
         yield plan.PutGroupGrants(group.name, group.grant_policy, None)
     yield from _group_policies(group)
-    for user in sorted(group.users, key=str.lower):
+    for user in group.users:
         yield plan.RemoveMember(group.name, user)
 
 

@@ -1,16 +1,3 @@
-# Equivalent mutants of diff.py:
-# x_diff__mutmut_24: get(None) finds nothing; only an id "" would tell, and ids are None/12 digits
-# x__create_roles__mutmut_3: a created account's id is None (state.declared); only "" would tell
-# x__unmanaged_roles__mutmut_5: as x_diff__mutmut_24, by_id.get(None) is None
-# x__groups__mutmut_12: a group being created stands in only for its name and (no) users
-# x__groups__mutmut_14: as x__groups__mutmut_12
-# x__groups__mutmut_36: member order is lost: Plan.of sorts changes by target, group/user, unique
-# x__groups__mutmut_38: as x__groups__mutmut_36
-# x__groups__mutmut_50: as x__groups__mutmut_36, for removed members
-# x__groups__mutmut_52: as x__groups__mutmut_36, for removed members
-# x__revoke_group__mutmut_9: as x__groups__mutmut_36, for a revoked group's members
-# x__revoke_group__mutmut_11: as x__groups__mutmut_36, for a revoked group's members
-# x__unmanaged__mutmut_4: `or "XXXX"` needs an account without id, which the filter left out
 """The diff's less travelled paths: accounts skipped before others, the fingerprint a creation
 records, what deletions and adoptions say, and what is listed as unmanaged. Plain values in,
 literal plans out."""
