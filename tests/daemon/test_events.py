@@ -109,6 +109,15 @@ def _log_lines(daemon: Daemon) -> list[dict[str, Any]]:
     return [json.loads(line) for line in daemon.output().splitlines() if line.startswith("{")]
 
 
+def _ignored(daemon: Daemon, reason: str = "") -> list[dict[str, Any]]:
+    """The log lines of the events the daemon ignored (for `reason`, if given)."""
+    return [
+        line
+        for line in _log_lines(daemon)
+        if " ignored: " in line["message"] and line["message"].endswith(reason)
+    ]
+
+
 def _session_name(daemon: Daemon) -> str:
     started = next(line for line in _log_lines(daemon) if line["message"] == "reconciler started")
     return str(started["role_session"])
@@ -162,8 +171,13 @@ def test_an_event_of_the_daemons_own_change_starts_no_pass_but_a_lookalike_does(
     sqs = aws.client("sqs")
     body = event("UpdateAssumeRolePolicy", account, own + session, roleName="AccountAccessRole")
     sqs.send_message(QueueUrl=queue, MessageBody=body)
-    daemon.wait_for(lambda: _queued(aws, queue) == 0, timeout=30, what="the message taken")
-    time.sleep(2)
+    # The barrier: the daemon logs its decision, then deletes the message, at once when it
+    # drops it (no pass asked) or only after its pass was counted: the count below is final.
+    daemon.wait_for(
+        lambda: _queued(aws, queue) == 0 and _ignored(daemon, "made by reconciler itself"),
+        timeout=30,
+        what="the message ignored and deleted",
+    )
     assert daemon.passes() == 1
     assert daemon.metric("reconciler_triggers_total", source="event", result="accepted") == 0
     # A person's session named like the daemon's is someone else.
@@ -200,7 +214,8 @@ def test_a_malformed_message_is_dropped_and_the_daemon_stays_healthy(
     )
     daemon.wait_for(lambda: _queued(aws, queue) == 0, timeout=10, what="the message deleted")
     assert daemon.get("/healthz") == (200, "ok\n")
-    time.sleep(1)
+    # Counted as rejected and deleted: dropped, so no pass was asked for it (an accepted
+    # message is deleted only after its pass is counted); no settle needed.
     assert daemon.passes() == 1
     dropped = [line for line in _log_lines(daemon) if "dropped" in line["message"]]
     assert len(dropped) == 1 and "\n" not in dropped[0]["message"]
@@ -218,11 +233,11 @@ def test_an_event_about_something_undeclared_starts_nothing(
         event("UpdateAssumeRolePolicy", "999999999999", MALLORY, roleName="AccountAccessRole"),
     ):
         sqs.send_message(QueueUrl=queue, MessageBody=body)
+    # The barrier: each message is deleted after its decision is logged, at once when it is
+    # dropped (no pass asked) or only after its pass was counted: the counts below are final.
     daemon.wait_for(lambda: _queued(aws, queue) == 0, timeout=30, what="the messages taken")
-    time.sleep(1.5)
     assert daemon.passes() == 1
-    ignored = [line for line in _log_lines(daemon) if " ignored: " in line["message"]]
-    assert len(ignored) == 3
+    assert len(_ignored(daemon)) == 3
 
 
 def test_a_group_member_added_by_hand_is_removed_naming_who(

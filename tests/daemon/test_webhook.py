@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import linecache
 import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +121,14 @@ def idle(tmp_path: Path) -> Iterator[Daemon]:
 
 
 def _still(daemon: Daemon, passes: float, seconds: float = 1.5) -> None:
-    """No pass starts for a while: the count stays as it is."""
-    time.sleep(seconds)
+    """No pass starts: the count stays as it is. Called once the daemon has answered every
+    request (it asks for a pass, or not, before it answers) and its counters were checked."""
+    # A settle stays: the daemon records nothing when its on-demand thread goes back to
+    # waiting, so only time lets a pass asked by mistake show in the count.
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert _passes(daemon) == passes
+        time.sleep(0.1)
     assert _passes(daemon) == passes
 
 
@@ -316,17 +323,36 @@ def test_pushes_before_a_pass_starts_give_one_pass(tmp_path: Path) -> None:
         on_demand.start()
         for _ in range(5):
             daemon.trigger()
-        time.sleep(0.3)
+        # The thread woke for the asks and now waits for the lock: no pass ran without it.
+        _until(lambda: _waits_for_the_lock(on_demand), "the on-demand thread at the pass lock")
         assert failed_passes() == 0
-    deadline = time.monotonic() + 10
-    while failed_passes() == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
+    _until(lambda: failed_passes(), "a pass")
+    # `_wanted` stays set from an ask until a pass holds the lock, which it keeps until the
+    # pass is counted: both clear (read in that order), no other pass is asked or under way.
+    _until(
+        lambda: not daemon._wanted.is_set() and not daemon._pass_lock.locked(),
+        "the on-demand thread idle",
+    )
     assert failed_passes() == 1
     daemon.stop.set()
     daemon.trigger()
     on_demand.join(timeout=5)
     assert not on_demand.is_alive()
+
+
+def _until(check: Callable[[], object], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def _waits_for_the_lock(thread: threading.Thread) -> bool:
+    """Whether `thread` is in `passes_on_demand`, on the line taking the pass lock."""
+    frame = sys._current_frames().get(thread.ident or -1)
+    if frame is None or frame.f_code is not InProcess.passes_on_demand.__code__:
+        return False
+    return "self._pass_lock.acquire(" in linecache.getline(frame.f_code.co_filename, frame.f_lineno)
 
 
 # --- against the strict simulator ----------------------------------------------------------------
@@ -404,8 +430,12 @@ def test_pushes_during_a_pass_give_exactly_one_more_pass(
     assert daemon.passes() == 1, "the pass ended before the pushes: make it slower"
     daemon.wait_for_passes(3, timeout=60)
     simulator.injector.latency = 0.0
+    calls = sum(simulator.injector.counts.values())  # all of the third pass's, counted
+    # A settle stays: nothing is recorded when the on-demand thread goes back to waiting; a
+    # fourth pass would show at its first AWS call, long before it is counted.
     time.sleep(3)
     assert daemon.passes() == 3
+    assert sum(simulator.injector.counts.values()) == calls
     assert _triggers(daemon, "webhook", "accepted") == 4
     assert _triggers(daemon, "schedule", "accepted") == 1
 
@@ -468,10 +498,11 @@ def test_removals_spread_over_two_pushes_meet_the_same_rail_as_in_one_pass(
         }
         body = json.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": detail})
         aws.client("sqs").send_message(QueueUrl=queue, MessageBody=body)
+        # The refusal is logged as the event's pass ends, after anything it applied; its
+        # message stays hidden for 300 s, so no pass follows: no settle needed.
         daemon.wait_for(
             lambda: daemon.output().count("plan refused") == 2, timeout=20, what="2nd refusal"
         )
-        time.sleep(1)
         assert members("AcmeDevelopers") == {"james"} and members("Auditors") == {"carol"}
         trust = iam.get_role(RoleName="AccountAccessRole")["Role"]["AssumeRolePolicyDocument"]
         assert "Condition" not in json.dumps(trust)
