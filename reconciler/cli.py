@@ -122,7 +122,8 @@ def _interruptible(command: str, stop: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _say_from_handler(line: str) -> None:
+# Signal and pipe handling, tested in subprocesses, which the mutation tool cannot follow.
+def _say_from_handler(line: str) -> None:  # pragma: no mutate block
     """One line on stderr from a signal handler, written straight to the file descriptor: the
     handler runs between two steps of the main thread, which may be inside a write to stderr
     holding its buffer's lock, and a second Ctrl-C may come while the first one's line is being
@@ -134,7 +135,8 @@ def _say_from_handler(line: str) -> None:
             print(line, file=sys.stderr, flush=True)
 
 
-def _drop_stdout() -> None:
+# Signal and pipe handling, tested in subprocesses, which the mutation tool cannot follow.
+def _drop_stdout() -> None:  # pragma: no mutate block
     """Point stdout at /dev/null, so that the interpreter's final flush of what the closed pipe
     did not take raises nothing (as the Python documentation on SIGPIPE recommends)."""
     try:
@@ -303,7 +305,8 @@ def _account_id(value: str) -> str:
     return value
 
 
-def _import_options(sub: argparse.ArgumentParser) -> None:
+# Option declarations: mutating them changes help text; the decisions are mutated.
+def _import_options(sub: argparse.ArgumentParser) -> None:  # pragma: no mutate block
     option = functools.partial(sub.add_argument, action=_EnvDefault)
     option(
         "--output",
@@ -437,12 +440,14 @@ def _access_matches(entry: access.Access, user: str | None, account: str | None)
     return account is None or account in (entry.account, entry.account_id)
 
 
-def _run(args: argparse.Namespace) -> int:
+# The daemon's wiring, tested end to end by tests/daemon, too slow to run per mutant.
+def _run(args: argparse.Namespace) -> int:  # pragma: no mutate block
     logs.configure(args.log_format, args.log_level)
     return daemon.Daemon(_settings(args), _source(args)).run()
 
 
-def _sandbox(args: argparse.Namespace) -> int:
+# The development sandbox, which changes nothing in AWS.
+def _sandbox(args: argparse.Namespace) -> int:  # pragma: no mutate block
     from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox]
 
     logs.configure(args.log_format, args.log_level)
@@ -457,7 +462,8 @@ def _sandbox(args: argparse.Namespace) -> int:
         simulator.stop()
 
 
-def _sandbox_drift(args: argparse.Namespace) -> int:
+# The development sandbox, which changes nothing in AWS.
+def _sandbox_drift(args: argparse.Namespace) -> int:  # pragma: no mutate block
     from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox]
 
     if not args.endpoint_url:
@@ -468,7 +474,8 @@ def _sandbox_drift(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(args: argparse.Namespace) -> daemon.Settings:
+# The daemon's wiring, tested end to end by tests/daemon, too slow to run per mutant.
+def _settings(args: argparse.Namespace) -> daemon.Settings:  # pragma: no mutate block
     if args.mode not in [mode.value for mode in reconcile.Mode]:
         raise ReconcilerError(f"--mode must be apply or plan, not {args.mode!r}")
     return daemon.Settings(
@@ -486,7 +493,10 @@ def _settings(args: argparse.Namespace) -> daemon.Settings:
     )
 
 
-def _events_queue(url: str | None, endpoint_url: str | None) -> EventQueue | None:
+# The daemon's wiring, tested end to end by tests/daemon, too slow to run per mutant.
+def _events_queue(
+    url: str | None, endpoint_url: str | None
+) -> EventQueue | None:  # pragma: no mutate block
     """The queue of AWS change events, in the region its URL names; None without a URL."""
     if not url:
         return None
@@ -496,7 +506,8 @@ def _events_queue(url: str | None, endpoint_url: str | None) -> EventQueue | Non
     )
 
 
-def _webhook_secret(path: str | None) -> bytes | None:
+# The daemon's wiring, tested end to end by tests/daemon, too slow to run per mutant.
+def _webhook_secret(path: str | None) -> bytes | None:  # pragma: no mutate block
     """The shared secret of `POST /hooks/git`, without the file's trailing newline; None
     without a file (an empty RECONCILER_WEBHOOK_SECRET_FILE too: the webhook is off)."""
     if not path:
@@ -720,7 +731,8 @@ class _EnvFlag(_EnvOption):
         return True
 
 
-def _parser() -> argparse.ArgumentParser:
+# Option declarations: mutating them changes help text; the decisions are mutated.
+def _parser() -> argparse.ArgumentParser:  # pragma: no mutate block
     parser = _Parser(
         prog="reconciler",
         description="GitOps for AWS Organizations and cross-account access.",
@@ -839,7 +851,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _access_options(sub: argparse.ArgumentParser) -> None:
+# Option declarations: mutating them changes help text; the decisions are mutated.
+def _access_options(sub: argparse.ArgumentParser) -> None:  # pragma: no mutate block
     sub.add_argument(
         "--live",
         action=_EnvFlag,
@@ -860,9 +873,10 @@ def _access_options(sub: argparse.ArgumentParser) -> None:
     )
 
 
+# Option declarations: mutating them changes help text; the decisions are mutated.
 def _daemon_options(
     sub: argparse.ArgumentParser, interval: int, log_format: str, name: str
-) -> None:
+) -> None:  # pragma: no mutate block
     option = functools.partial(sub.add_argument, action=_EnvDefault)
     if name == "run":
         option("--source-url", default=None, help="git remote to follow (default: --desired)")
@@ -968,7 +982,10 @@ def _instance_name(value: str) -> str:
     return value
 
 
-def _instance_option(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+# Option declarations: mutating them changes help text; the decisions are mutated.
+def _instance_option(
+    sub: argparse.ArgumentParser,
+) -> argparse.ArgumentParser:  # pragma: no mutate block
     sub.add_argument(
         "--instance",
         action=_EnvDefault,
@@ -987,7 +1004,10 @@ def _instance_option(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return sub
 
 
-def _aws_options(sub: argparse.ArgumentParser) -> argparse.ArgumentParser:
+# Option declarations: mutating them changes help text; the decisions are mutated.
+def _aws_options(
+    sub: argparse.ArgumentParser,
+) -> argparse.ArgumentParser:  # pragma: no mutate block
     sub.add_argument(
         "--endpoint-url",
         action=_EnvDefault,

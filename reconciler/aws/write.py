@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.aws.sessions import AccountClient, Sessions, iam_pages, organizations_pages
 from reconciler.core import plan, policies, state
@@ -336,15 +336,16 @@ def _attempt(change: plan.Change, context: Context) -> plan.Outcome:
     return plan.Outcome(change, plan.Status.APPLIED)
 
 
-@functools.singledispatch
 def _apply(change: plan.Change, context: Context) -> None:
-    raise NotImplementedError(f"no applier for {type(change).__name__}")
+    applier = _APPLIERS.get(type(change))
+    if applier is None:
+        raise NotImplementedError(f"no applier for {type(change).__name__}")
+    applier(change, context)
 
 
 # --- units -------------------------------------------------------------------------------
 
 
-@_apply.register
 def _create_unit(change: plan.CreateUnit, context: Context) -> None:
     org = context.sessions.organizations()
     parent = context.unit_id(change.path[:-1])
@@ -376,7 +377,6 @@ def _find_unit(org: _Organizations, parent: str, name: str) -> str:
     return found
 
 
-@_apply.register
 def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
     org = context.sessions.organizations()
     # AWS refuses to delete a unit that is not empty; check first rather than rely on it.
@@ -395,7 +395,6 @@ def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
 # --- accounts ------------------------------------------------------------------------------
 
 
-@_apply.register
 def _create_account(change: plan.CreateAccount, context: Context) -> None:
     org = context.sessions.organizations()
     if change.request_id:  # in flight already, and counted by AWS: no slot of ours needed
@@ -517,7 +516,6 @@ def _wait_for_access(context: Context, name: str, account_id: str) -> None:
         ) from exc
 
 
-@_apply.register
 def _move_account(change: plan.MoveAccount, context: Context) -> None:
     _move(context, change.account_id, context.unit_id(change.source), change.destination)
 
@@ -535,7 +533,6 @@ def _move(context: Context, account_id: str, source: str, destination: state.Uni
         )
 
 
-@_apply.register
 def _update_account_tags(change: plan.UpdateAccountTags, context: Context) -> None:
     org = context.sessions.organizations()
     changed = {k: v for k, v in change.after.items() if change.before.get(k) != v}
@@ -554,7 +551,6 @@ def _iam(change: plan.RoleChange, context: Context) -> _Iam:
     return context.sessions.iam(context.account_id(change.account_name, change.account_id))
 
 
-@_apply.register
 def _create_role(change: plan.CreateRole, context: Context) -> None:
     iam = _iam(change, context)
     role = change.definition
@@ -628,17 +624,14 @@ def _put_inline(context: Context, iam: _Iam, role: str, name: str, document: str
     )
 
 
-@_apply.register
 def _update_role_trust(change: plan.UpdateRoleTrust, context: Context) -> None:
     _update_trust(context, _iam(change, context), change.role, change.after)
 
 
-@_apply.register
 def _attach_role_policy(change: plan.AttachRolePolicy, context: Context) -> None:
     _attach(context, _iam(change, context), change.role, change.policy_arn)
 
 
-@_apply.register
 def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None:
     role, arn = change.role, change.policy_arn
     _settled(
@@ -650,12 +643,10 @@ def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None
     )
 
 
-@_apply.register
 def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) -> None:
     _put_inline(context, _iam(change, context), change.role, change.policy_name, change.after)
 
 
-@_apply.register
 def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
     role, name = change.role, change.policy_name
     _settled(
@@ -666,17 +657,14 @@ def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Con
     )
 
 
-@_apply.register
 def _update_role_session(change: plan.UpdateRoleSession, context: Context) -> None:
     _update_session(context, _iam(change, context), change.role, change.after)
 
 
-@_apply.register
 def _mark_role(change: plan.MarkRole, context: Context) -> None:
     _mark(context, _iam(change, context), change.role)
 
 
-@_apply.register
 def _delete_role(change: plan.DeleteRole, context: Context) -> None:
     """IAM deletes only a bare role: out of its instance profiles, without policies."""
     iam = _iam(change, context)
@@ -719,7 +707,6 @@ def _source_iam(context: Context) -> _Iam:
     return context.sessions.iam(context.source_account_id)
 
 
-@_apply.register
 def _create_group(change: plan.CreateGroup, context: Context) -> None:
     iam = _source_iam(context)
     group = change.definition
@@ -729,12 +716,10 @@ def _create_group(change: plan.CreateGroup, context: Context) -> None:
     _put_grants(iam, group.name, group.grant_policy, context)
 
 
-@_apply.register
 def _put_group_grants(change: plan.PutGroupGrants, context: Context) -> None:
     _put_grants(_source_iam(context), change.group, change.after, context)
 
 
-@_apply.register
 def _delete_group_inline_policy(change: plan.DeleteGroupInlinePolicy, context: Context) -> None:
     group, name = change.group, change.policy_name
     # NoSuchEntity: gone already, so what was to revoke is revoked (not waited on: the policy,
@@ -743,7 +728,6 @@ def _delete_group_inline_policy(change: plan.DeleteGroupInlinePolicy, context: C
         _source_iam(context)(lambda c: c.delete_group_policy(GroupName=group, PolicyName=name))
 
 
-@_apply.register
 def _detach_group_policy(change: plan.DetachGroupPolicy, context: Context) -> None:
     group, arn = change.group, change.policy_arn
     with contextlib.suppress(NotFoundError):
@@ -806,7 +790,6 @@ def _resolve(document: str, ids: dict[str, str]) -> tuple[str | None, set[str]]:
     return policies.compact_json(policies.grant_policy(arns)), missing
 
 
-@_apply.register
 def _add_member(change: plan.AddMember, context: Context) -> None:
     iam = _source_iam(context)
     group, user = change.group, change.user
@@ -839,7 +822,6 @@ def _missing_member_part(iam: _Iam, change: plan.AddMember, context: Context) ->
     return f"the user exists; group {change.group} does not"
 
 
-@_apply.register
 def _remove_member(change: plan.RemoveMember, context: Context) -> None:
     group, user = change.group, change.user
     _settled(
@@ -850,7 +832,6 @@ def _remove_member(change: plan.RemoveMember, context: Context) -> None:
     )
 
 
-@_apply.register
 def _delete_group(change: plan.DeleteGroup, context: Context) -> None:
     """IAM deletes only an empty group: no members, no policies."""
     iam = _source_iam(context)
@@ -876,3 +857,30 @@ def _delete_group(change: plan.DeleteGroup, context: Context) -> None:
         lambda arn, c: c.detach_group_policy(GroupName=group, PolicyArn=arn),
     )
     iam(lambda c: c.delete_group(GroupName=group))
+
+
+# Each change type's applier. A table rather than registering decorators: the mutation
+# tests (make mutate) leave decorated functions alone, and the appliers are what they are for.
+_APPLIERS: dict[type[plan.Change], Callable[[Any, Context], None]] = {
+    plan.CreateUnit: _create_unit,
+    plan.DeleteUnit: _delete_unit,
+    plan.CreateAccount: _create_account,
+    plan.MoveAccount: _move_account,
+    plan.UpdateAccountTags: _update_account_tags,
+    plan.CreateRole: _create_role,
+    plan.UpdateRoleTrust: _update_role_trust,
+    plan.AttachRolePolicy: _attach_role_policy,
+    plan.DetachRolePolicy: _detach_role_policy,
+    plan.PutRoleInlinePolicy: _put_role_inline_policy,
+    plan.DeleteRoleInlinePolicy: _delete_role_inline_policy,
+    plan.UpdateRoleSession: _update_role_session,
+    plan.MarkRole: _mark_role,
+    plan.DeleteRole: _delete_role,
+    plan.CreateGroup: _create_group,
+    plan.PutGroupGrants: _put_group_grants,
+    plan.DeleteGroupInlinePolicy: _delete_group_inline_policy,
+    plan.DetachGroupPolicy: _detach_group_policy,
+    plan.AddMember: _add_member,
+    plan.RemoveMember: _remove_member,
+    plan.DeleteGroup: _delete_group,
+}
