@@ -5,18 +5,21 @@ group or unit that gains members, policies or children before the pass deletes i
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
+import moto.iam.models as iam_models
 import pytest
 from botocore.exceptions import ClientError
 
 from reconciler.aws import write
 from reconciler.aws.sessions import Sessions
 from reconciler.core import plan
+from reconciler.core.errors import NotFoundError
 from reconciler.reconcile import Progress
 from tests.aws.support import Aws, Hook, failures, run_pass
 from tests.simulation.faults import Fault, FaultyServer
@@ -184,6 +187,9 @@ def test_a_role_inline_policy_is_written_rewritten_and_deleted(aws: Aws, acme: s
         ("CreateRole", plan.Status.APPLIED)
     ]
     assert _inline(iam) == {"logs": LOGS}
+    role = iam.get_role(RoleName="Deploy")["Role"]
+    assert role["Description"] == "Access for people; managed by reconciler"
+    assert role["Tags"] == [{"Key": "managed-by", "Value": "reconciler"}]
 
     changed = _document(role=_role(inline_policies={"logs": LOGS_AND_METRICS}))
     assert _apply(aws.url, changed) == [("PutRoleInlinePolicy", plan.Status.APPLIED)]
@@ -229,6 +235,32 @@ def test_managed_policies_are_attached_and_detached(aws: Aws, acme: str) -> None
         ("DetachRolePolicy", plan.Status.APPLIED),
     ]
     assert _attached(iam) == [ADMIN]
+
+
+def test_a_policy_detached_by_hand_before_the_pass_detaches_it_is_not_waited_for(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    iam = aws.client("iam", acme)
+    _apply(aws.url, _document(role=_role(policies=[READ_ONLY, ADMIN])))
+    role = iam_models.iam_backends[acme]["global"].get_role("Deploy")
+    role.create_date -= datetime.timedelta(days=1)  # made long before this pass
+    strict.settings.conflict_rate = 0.0  # each request is sent once, unless the pass repeats it
+    hook = _once(
+        "iam.DetachRolePolicy",
+        lambda f: f["PolicyArn"] == ADMIN,
+        lambda: iam.detach_role_policy(RoleName="Deploy", PolicyArn=ADMIN),
+    )
+
+    result = run_pass(
+        aws.url, _document(role=_role()), apply=True, hook=hook, timings=write.Timings(settle=3)
+    )
+
+    [detach] = result.outcomes
+    assert isinstance(detach.change, plan.DetachRolePolicy)
+    assert f"Policy {ADMIN} was not found." in detach.reason
+    # The policy, not the role, is what is missing: asked once (by hand, then by the pass).
+    assert strict.calls_in(acme)["iam:DetachRolePolicy"] == 2
+    assert _attached(iam) == [READ_ONLY]
 
 
 def test_a_role_no_longer_declared_is_deleted_under_prune_with_its_policies(
@@ -353,6 +385,26 @@ def test_a_unit_made_by_hand_before_the_pass_creates_it_is_used_not_duplicated(
     assert aws.unit_path(acme) == "Clients/Acme"
 
 
+def test_a_unit_aws_says_exists_but_does_not_list_yet_is_left_to_the_next_pass(
+    aws: Aws, acme: str, simulator: FaultyServer
+) -> None:
+    simulator.injector.faults = [
+        Fault(
+            "organizations:CreateOrganizationalUnit",
+            code="DuplicateOrganizationalUnitException",
+            message="An OU with the same name already exists.",
+        )
+    ]
+
+    result = run_pass(aws.url, _document(units=[{"name": "Clients"}]), apply=True)
+
+    [created] = result.outcomes
+    assert isinstance(created.change, plan.CreateUnit)
+    assert created.status == plan.Status.FAILED
+    assert created.reason == "unit Clients exists but is not listed yet; the next pass goes on"
+    assert _units(aws, aws.root()) == []
+
+
 def test_a_unit_no_longer_declared_is_deleted_under_prune(aws: Aws, acme: str) -> None:
     _apply(aws.url, _document(units=[{"name": "Clients"}, {"name": "Legacy"}], unit="Clients"))
     clients = aws.unit_id("Clients")
@@ -363,26 +415,36 @@ def test_a_unit_no_longer_declared_is_deleted_under_prune(aws: Aws, acme: str) -
     assert _units(aws, aws.root()) == [("Clients", clients)]
 
 
-def test_a_unit_that_gains_a_child_during_the_pass_is_left_in_place(aws: Aws, acme: str) -> None:
+@pytest.mark.parametrize("newcomer", ["unit", "account"])
+def test_a_unit_that_gains_a_child_during_the_pass_is_left_in_place(
+    aws: Aws, acme: str, newcomer: str
+) -> None:
     units = [{"name": "Clients"}, {"name": "Legacy"}]
     _apply(aws.url, _document(units=units, unit="Clients"))
     legacy = aws.unit_id("Legacy")
 
-    def make_child() -> None:
-        aws.org.create_organizational_unit(ParentId=legacy, Name="Newcomer")
+    def move_in() -> None:
+        if newcomer == "unit":
+            aws.org.create_organizational_unit(ParentId=legacy, Name="Newcomer")
+        else:
+            clients = aws.unit_id("Clients")
+            aws.org.move_account(AccountId=acme, SourceParentId=clients, DestinationParentId=legacy)
 
-    # The tag change is applied before the deletions: a person adds a unit under Legacy then.
+    # The tag change is applied before the deletions: a person fills Legacy then.
     text = _document(
         units=[{"name": "Clients"}], unit="Clients", tags={"team": "platform"}, prune=True
     )
-    result = run_pass(aws.url, text, apply=True, progress=_after_first_change(make_child))
+    result = run_pass(aws.url, text, apply=True, progress=_after_first_change(move_in))
 
     outcomes = {type(o.change).__name__: o for o in result.outcomes}
     assert outcomes["UpdateAccountTags"].status == plan.Status.APPLIED
     assert outcomes["DeleteUnit"].status == plan.Status.FAILED
     assert outcomes["DeleteUnit"].reason == "unit Legacy is not empty; left in place"
     assert ("Legacy", legacy) in _units(aws, aws.root())
-    assert [name for name, _ in _units(aws, legacy)] == ["Newcomer"]
+    if newcomer == "unit":
+        assert [name for name, _ in _units(aws, legacy)] == ["Newcomer"]
+    else:
+        assert aws.unit_path(acme) == "Legacy"
 
 
 # --- groups and memberships ------------------------------------------------------------------
@@ -398,6 +460,7 @@ def test_group_policies_gone_before_the_pass_removes_them_are_not_a_failure(
     )
     aws.iam.attach_group_policy(GroupName="Ops", PolicyArn=ADMIN)
     strict.catch_up()
+    strict.settings.conflict_rate = 0.0  # each request is sent once, unless the pass repeats it
     # Someone else removes both moments before the pass does.
     by_hand: list[str] = []
 
@@ -416,11 +479,14 @@ def test_group_policies_gone_before_the_pass_removes_them_are_not_a_failure(
         gone(sessions)
         detached(sessions)
 
-    assert _apply(aws.url, text, hook=both) == [
+    assert _apply(aws.url, text, hook=both, timings=write.Timings(settle=3)) == [
         ("DeleteGroupInlinePolicy", plan.Status.APPLIED),
         ("DetachGroupPolicy", plan.Status.APPLIED),
     ]
     assert sorted(by_hand) == [ADMIN, "break-glass"]
+    # Not waited for: the policies, not the group, are what is missing.
+    calls = strict.calls_in(MANAGEMENT)
+    assert (calls["iam:DeleteGroupPolicy"], calls["iam:DetachGroupPolicy"]) == (2, 2)
     assert aws.iam.list_group_policies(GroupName="Ops")["PolicyNames"] == ["reconciler-grants"]
     assert aws.iam.list_attached_group_policies(GroupName="Ops")["AttachedPolicies"] == []
 
@@ -459,6 +525,9 @@ def test_a_missing_user_fails_at_once_saying_so_and_the_others_are_added(
         "iam:AddUserToGroup: NoSuchEntity: The user with name zed cannot be found. (user zed "
         "does not exist in the source account 123456789012; create the IAM user first)"
     )
+    error = by_user["Ops/zed"].error
+    assert isinstance(error, NotFoundError)
+    assert (error.operation, error.code) == ("iam:AddUserToGroup", "NoSuchEntity")
     # Not waited for: the read already found no such user.
     assert strict.calls_in(MANAGEMENT)["iam:AddUserToGroup"] - before == 2
     assert _members(aws, "Ops") == ["alice", "carol"]
