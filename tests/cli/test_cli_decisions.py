@@ -348,12 +348,15 @@ def test_a_first_ctrl_c_during_apply_stops_it_at_a_safe_point(
 
     out, err = capsys.readouterr()
     assert status == 1
-    assert out.endswith("\nApplied 0 of 4 changes.\n")
     lines = err.splitlines()
     assert lines[0] == (
         "reconciler apply: stopping after the changes under way; Ctrl-C again to stop at once"
     )
-    assert len(lines) == 5 and all(line.startswith("skipped: ") for line in lines[1:])
+    # The account's creation may or may not be seen through before the pass stops; the role,
+    # the grants and the membership wait for it, so they are never attempted.
+    skipped = lines[1:]
+    assert len(skipped) in (3, 4) and all(line.startswith("skipped: ") for line in skipped)
+    assert out.endswith(f"\nApplied {4 - len(skipped)} of 4 changes.\n")
     assert lines[-1] == (
         "skipped: + membership Devs/alice: add user alice to group Devs: not attempted: "
         "shutting down"
