@@ -269,6 +269,8 @@ def test_a_role_no_longer_declared_is_deleted_under_prune_with_its_policies(
     iam = aws.client("iam", acme)
     declared = _role(policies=[READ_ONLY, ADMIN], inline_policies={"logs": LOGS, "more": LOGS})
     _apply(aws.url, _document(role=declared))
+    iam.create_instance_profile(InstanceProfileName="Deploy")
+    iam.add_role_to_instance_profile(InstanceProfileName="Deploy", RoleName="Deploy")
 
     pruned = _apply(aws.url, _document(prune=True), allow_mass_removal=True)
 
@@ -276,6 +278,8 @@ def test_a_role_no_longer_declared_is_deleted_under_prune_with_its_policies(
     with pytest.raises(ClientError, match="NoSuchEntity"):
         iam.get_role(RoleName="Deploy")
     assert [r["RoleName"] for r in iam.list_roles()["Roles"]] == ["OrganizationAccountAccessRole"]
+    # The instance profile is not the role's to delete: it stays, without the role.
+    assert iam.get_instance_profile(InstanceProfileName="Deploy")["InstanceProfile"]["Roles"] == []
 
 
 def test_a_role_made_by_hand_before_the_pass_creates_it_is_finished_as_declared(
