@@ -634,13 +634,16 @@ def _attach_role_policy(change: plan.AttachRolePolicy, context: Context) -> None
 
 def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None:
     role, arn = change.role, change.policy_arn
-    _settled(
-        context,
-        _iam(change, context),
-        lambda c: c.detach_role_policy(RoleName=role, PolicyArn=arn),
-        naming=role,
-        policy_arn=True,
-    )
+    # NoSuchEntity once settled: detached already (or the role is gone), so what was to revoke
+    # is revoked, as for a group.
+    with contextlib.suppress(NotFoundError):
+        _settled(
+            context,
+            _iam(change, context),
+            lambda c: c.detach_role_policy(RoleName=role, PolicyArn=arn),
+            naming=role,
+            policy_arn=True,
+        )
 
 
 def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) -> None:
@@ -649,12 +652,13 @@ def _put_role_inline_policy(change: plan.PutRoleInlinePolicy, context: Context) 
 
 def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Context) -> None:
     role, name = change.role, change.policy_name
-    _settled(
-        context,
-        _iam(change, context),
-        lambda c: c.delete_role_policy(RoleName=role, PolicyName=name),
-        naming=role,
-    )
+    with contextlib.suppress(NotFoundError):  # deleted already: as for a detached policy
+        _settled(
+            context,
+            _iam(change, context),
+            lambda c: c.delete_role_policy(RoleName=role, PolicyName=name),
+            naming=role,
+        )
 
 
 def _update_role_session(change: plan.UpdateRoleSession, context: Context) -> None:

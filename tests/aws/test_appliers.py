@@ -237,7 +237,7 @@ def test_managed_policies_are_attached_and_detached(aws: Aws, acme: str) -> None
     assert _attached(iam) == [ADMIN]
 
 
-def test_a_policy_detached_by_hand_before_the_pass_detaches_it_is_not_waited_for(
+def test_a_policy_detached_by_hand_before_the_pass_detaches_it_is_done_not_waited_for(
     aws: Aws, acme: str, strict: StrictAws
 ) -> None:
     iam = aws.client("iam", acme)
@@ -257,10 +257,34 @@ def test_a_policy_detached_by_hand_before_the_pass_detaches_it_is_not_waited_for
 
     [detach] = result.outcomes
     assert isinstance(detach.change, plan.DetachRolePolicy)
-    assert f"Policy {ADMIN} was not found." in detach.reason
+    assert detach.status is plan.Status.APPLIED  # detached already: nothing left to revoke
     # The policy, not the role, is what is missing: asked once (by hand, then by the pass).
     assert strict.calls_in(acme)["iam:DetachRolePolicy"] == 2
     assert _attached(iam) == [READ_ONLY]
+
+
+def test_an_inline_policy_deleted_by_hand_before_the_pass_deletes_it_is_done(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    iam = aws.client("iam", acme)
+    _apply(aws.url, _document(role=_role(inline_policies={"logs": LOGS})))
+    role = iam_models.iam_backends[acme]["global"].get_role("Deploy")
+    role.create_date -= datetime.timedelta(days=1)  # made long before this pass
+    strict.settings.conflict_rate = 0.0
+    hook = _once(
+        "iam.DeleteRolePolicy",
+        lambda f: f["PolicyName"] == "logs",
+        lambda: iam.delete_role_policy(RoleName="Deploy", PolicyName="logs"),
+    )
+
+    result = run_pass(
+        aws.url, _document(role=_role()), apply=True, hook=hook, timings=write.Timings(settle=3)
+    )
+
+    [delete] = result.outcomes
+    assert isinstance(delete.change, plan.DeleteRoleInlinePolicy)
+    assert delete.status is plan.Status.APPLIED
+    assert _inline(iam) == {}
 
 
 def test_a_role_no_longer_declared_is_deleted_under_prune_with_its_policies(
