@@ -660,7 +660,7 @@ def resource_of(change: Change) -> str:
         return f"group {change.group_name.lower()}"
     if change.kind is Kind.UNIT:
         return f"unit {change.target}"
-    return f"account {change.account or change.target}"
+    return f"account {change.target}"  # an account change's target is the account's name
 
 
 @dataclass(frozen=True)
