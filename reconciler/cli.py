@@ -966,7 +966,8 @@ def _seconds(*, zero: bool) -> Callable[[str], float]:
     return seconds
 
 
-def _port(value: str) -> int:
+# The development sandbox, which changes nothing in AWS (its simulator's port).
+def _port(value: str) -> int:  # pragma: no mutate block
     """A TCP port, or 0 for any free one."""
     if not re.fullmatch(r"[0-9]{1,5}", value) or int(value) > 65535:
         raise argparse.ArgumentTypeError(f"{value[:40]!r} is not a port (0 to 65535)")

@@ -190,18 +190,17 @@ def _settled(
     iam: _Iam,
     request: Callable[[IAMClient], object],
     *,
-    naming: str,
-    policy_arn: bool = False,
+    policy_on: str | None = None,
     wait: bool = True,
 ) -> None:
-    """An IAM request naming a role or group (`naming`) that exists (the read saw it, or this
-    pass created it, or another process did a moment ago): IAM may not show it to this request
-    yet (eventual consistency), so NoSuchEntity is retried a while. Not when the request also
-    names a managed policy (`policy_arn`), unless the role or group is new (this pass made it,
-    or it was made moments before the pass read it): otherwise NoSuchEntity most likely means
-    the policy is missing, which waiting does not mend; nor when `wait` is false."""
+    """An IAM request naming a role or group that exists (the read saw it, or this pass created
+    it, or another process did a moment ago): IAM may not show it to this request yet
+    (eventual consistency), so NoSuchEntity is retried a while. Not when the request attaches
+    or detaches a managed policy on the role or group `policy_on`, unless that one is new (this
+    pass made it, or it was made moments before the pass read it): otherwise NoSuchEntity most
+    likely means the policy is missing, which waiting does not mend; nor when `wait` is false."""
     attempt = functools.partial(iam, request)
-    lagging = not policy_arn or context.is_new(iam, naming)
+    lagging = policy_on is None or context.is_new(iam, policy_on)
     if wait and lagging:
         context.settled(attempt)
     else:
@@ -587,7 +586,6 @@ def _update_trust(context: Context, iam: _Iam, role: str, document: str) -> None
         context,
         iam,
         lambda c: c.update_assume_role_policy(RoleName=role, PolicyDocument=document),
-        naming=role,
     )
 
 
@@ -596,13 +594,12 @@ def _update_session(context: Context, iam: _Iam, role: str, seconds: int) -> Non
         context,
         iam,
         lambda c: c.update_role(RoleName=role, MaxSessionDuration=seconds),
-        naming=role,
     )
 
 
 def _mark(context: Context, iam: _Iam, role: str) -> None:
     tags = context.marker_tags
-    _settled(context, iam, lambda c: c.tag_role(RoleName=role, Tags=tags), naming=role)
+    _settled(context, iam, lambda c: c.tag_role(RoleName=role, Tags=tags))
 
 
 def _attach(context: Context, iam: _Iam, role: str, arn: str) -> None:
@@ -610,8 +607,7 @@ def _attach(context: Context, iam: _Iam, role: str, arn: str) -> None:
         context,
         iam,
         lambda c: c.attach_role_policy(RoleName=role, PolicyArn=arn),
-        naming=role,
-        policy_arn=True,
+        policy_on=role,
     )
 
 
@@ -620,7 +616,6 @@ def _put_inline(context: Context, iam: _Iam, role: str, name: str, document: str
         context,
         iam,
         lambda c: c.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=document),
-        naming=role,
     )
 
 
@@ -641,8 +636,7 @@ def _detach_role_policy(change: plan.DetachRolePolicy, context: Context) -> None
             context,
             _iam(change, context),
             lambda c: c.detach_role_policy(RoleName=role, PolicyArn=arn),
-            naming=role,
-            policy_arn=True,
+            policy_on=role,
         )
 
 
@@ -657,7 +651,6 @@ def _delete_role_inline_policy(change: plan.DeleteRoleInlinePolicy, context: Con
             context,
             _iam(change, context),
             lambda c: c.delete_role_policy(RoleName=role, PolicyName=name),
-            naming=role,
         )
 
 
@@ -739,8 +732,7 @@ def _detach_group_policy(change: plan.DetachGroupPolicy, context: Context) -> No
             context,
             _source_iam(context),
             lambda c: c.detach_group_policy(GroupName=group, PolicyArn=arn),
-            naming=group,
-            policy_arn=True,
+            policy_on=group,
         )
 
 
@@ -763,7 +755,6 @@ def _put_grants(iam: _Iam, group: str, document: str | None, context: Context) -
             context,
             iam,
             lambda c: c.put_group_policy(GroupName=group, PolicyName=name, PolicyDocument=granted),
-            naming=group,
         )
     if missing & creating:
         raise _WaitingForAccountsError(f"grants on {', '.join(sorted(missing & creating))} wait")
@@ -803,7 +794,6 @@ def _add_member(change: plan.AddMember, context: Context) -> None:
             context,
             iam,
             lambda c: c.add_user_to_group(GroupName=group, UserName=user),
-            naming=group,
             wait=change.user_exists,
         )
     except NotFoundError as exc:
@@ -832,7 +822,6 @@ def _remove_member(change: plan.RemoveMember, context: Context) -> None:
         context,
         _source_iam(context),
         lambda c: c.remove_user_from_group(GroupName=group, UserName=user),
-        naming=group,
     )
 
 
