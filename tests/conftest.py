@@ -5,6 +5,7 @@ quotas), on loopback, reset before each test that uses it."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,18 @@ _PURE_TESTS = ("tests/diff/", "tests/spec/")
 def _directory_rank(item: pytest.Item) -> int:
     path = item.nodeid.removeprefix("mutants/")
     return next((i for i, d in enumerate(_FAST_FIRST) if path.startswith(d)), len(_FAST_FIRST))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under mutation testing each mutant's tests run in a process forked from one that ran
+    the unmutated code: empty the product's memoised results (canonical policies), or a mutant
+    of the code behind them would be answered from the original's memory and seem to pass."""
+    if not os.environ.get("MUTANT_UNDER_TEST"):
+        return
+    for module in [m for name, m in sys.modules.items() if name.startswith("reconciler.")]:
+        for value in list(vars(module).values()):
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
