@@ -125,9 +125,8 @@ class Change(abc.ABC):
         return None
 
     def sort_key(self) -> tuple[int, str, str, int, int, str]:
-        # Deeper units first when deleting, so a parent is only removed once it is empty.
-        depth = self.target.count("/")
-        return (self.stage, self.account or "", self.target, self.rank, -depth, self.detail())
+        # By stage, account, resource and rank; units order by depth instead (see theirs).
+        return (self.stage, self.account or "", self.target, self.rank, 0, self.detail())
 
 
 @dataclass(frozen=True)
