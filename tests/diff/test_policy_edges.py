@@ -82,3 +82,41 @@ def test_an_inline_policy_rewrite_states_the_document_before_and_after() -> None
 def test_a_partition_without_a_known_console_links_to_the_commercial_one() -> None:
     assert policies.switch_role_url("aws-iso") == "https://signin.aws.amazon.com/switchrole"
     assert policies.switch_role_url("aws-cn") == "https://signin.amazonaws.cn/switchrole"
+
+
+def test_the_partition_is_read_from_an_arn_and_commercial_otherwise() -> None:
+    assert policies.partition_of("arn:aws-cn:iam::111111111111:root") == "aws-cn"
+    assert policies.partition_of("arn:aws-us-gov:iam::111111111111:role/x") == "aws-us-gov"
+    assert policies.partition_of("111111111111") == "aws"
+
+
+def test_plain_json_text_is_not_url_decoded() -> None:
+    text = json.dumps(_allow("s3:GetObject") | {"Id": "100%41"})
+    assert policies.parse(text)["Id"] == "100%41"
+    assert policies.parse("%7B%22Id%22%3A%20%22a%22%7D") == {"Id": "a"}
+
+
+def test_key_order_inside_a_statement_does_not_matter() -> None:
+    forward = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'  # noqa: E501
+    backward = '{"Statement": [{"Resource": "*", "Action": "s3:GetObject", "Effect": "Allow"}], "Version": "2012-10-17"}'  # noqa: E501
+    assert _same(forward, backward)
+
+
+def test_a_document_that_is_not_an_object_is_compared_as_it_is() -> None:
+    assert not _same("[1]", "[2]")
+    assert _same("[1]", " [1] ")
+
+
+def test_a_statement_that_is_not_an_object_is_kept_as_it_is() -> None:
+    odd = '{"Version": "2012-10-17", "Statement": ["odd"]}'
+    assert json.loads(policies.PolicyDocument.of(odd).canonical)["Statement"] == ["odd"]
+
+
+def test_a_not_principal_is_compared_in_any_of_its_spellings() -> None:
+    def denying(principal: object) -> str:
+        statement = {"Effect": "Deny", "NotPrincipal": principal, "Action": "*", "Resource": "*"}
+        return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+    one = f"arn:aws:iam::{SOURCE}:root"
+    assert _same(denying({"AWS": one}), denying({"AWS": [one]}))
+    assert not _same(denying({"AWS": one}), denying({"AWS": [one, f"arn:aws:iam::{OTHER}:root"]}))
