@@ -22,14 +22,14 @@ class TerminalProgress:
     def __init__(self, stream: TextIO, every: float = 0.1) -> None:
         self._stream = stream
         self._every = every
-        self._last = 0.0
+        self._last: float | None = None  # the first report is always drawn
         self._shown = False
         self._lock = threading.Lock()  # readers and appliers report from many threads
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         now = time.monotonic()
         with self._lock:
-            if done < total and now - self._last < self._every:
+            if done < total and self._last is not None and now - self._last < self._every:
                 return
             self._last = now
             self._stream.write(f"{_ERASE_LINE}{LABELS.get(phase, phase)} {done}/{total}")
