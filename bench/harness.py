@@ -2,19 +2,23 @@
 measured between them.
 
 `run_size` builds one organization from empty (the product's own `reconciler apply`, at
-latency 0, not measured), then drives a daemon child through its passes at a fixed latency per
-call and returns the figures as `Row`s in a `SizeResult`. The child processes are this
-benchmark's entry point (bench.py) started with `--simulator-child` or `--daemon-child`; this
-module holds what they run (`simulator_child`, `daemon_child`). What the organization holds is
-the workload's business, what is printed and judged the report's.
+latency 0, not measured), times a cold `reconciler plan` on it (`coldplan`), then drives a
+daemon child through its passes at a fixed latency per call and returns the figures as `Row`s
+in a `SizeResult`; the steady pass at the default concurrency runs `STEADY_RUNS` times, and
+`SizeResult.median` gives the medians. The child processes are this benchmark's entry point
+(bench.py) started with `--simulator-child` or `--daemon-child`; this module holds what they
+run (`simulator_child`, `daemon_child`). What the organization holds is the workload's
+business, what is printed and judged the report's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import select
+import statistics
 import subprocess
 import sys
 import time
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import coldplan
 import feedback
 import importing
 import workload
@@ -32,6 +37,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = Path(__file__).with_name("bench.py")  # the children run the same entry point
 PASS_TIMEOUT = 1800.0  # seconds; any single pass or build beyond this is a failure
+STEADY_RUNS = 3  # steady passes at the default concurrency, for a median
+# The pass at concurrency 1 only up to this size: at 10,000 accounts and 50 ms per call it
+# would take about 10,000 x 3 calls x 50 ms = 25 minutes, for a ratio already known.
+SINGLE_CONCURRENCY_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -331,6 +340,20 @@ class Row:
         return sum(self.endpoint_calls.values())
 
 
+def median_row(rows: list[Row]) -> Row:
+    """The medians of several runs of one pass: wall time and each CPU time their own median,
+    the calls those of the run with the median count, the peak memory the highest."""
+    middle = sorted(rows, key=lambda r: r.daemon_total)[len(rows) // 2]
+    return dataclasses.replace(
+        middle,
+        name=f"{middle.name} (median of {len(rows)})",
+        wall=statistics.median(r.wall for r in rows),
+        cpu=statistics.median(r.cpu for r in rows),
+        simulator_cpu=statistics.median(r.simulator_cpu for r in rows),
+        peak_mb=max(r.peak_mb for r in rows),
+    )
+
+
 @dataclass
 class SizeResult:
     accounts: int
@@ -342,9 +365,15 @@ class SizeResult:
     warmup_peak_mb: float = 0.0
     feedback: feedback.Feedback | None = None
     imported: importing.ImportRun | None = None  # the import round trip, last
+    cold: coldplan.ColdPlan | None = None  # the cold plan, right after the build
 
     def row(self, name: str, concurrency: int) -> Row | None:
         return next((r for r in self.rows if r.name == name and r.concurrency == concurrency), None)
+
+    def median(self, name: str, concurrency: int) -> Row | None:
+        """The medians of every run of that pass (one run: its own figures)."""
+        runs = [r for r in self.rows if r.name == name and r.concurrency == concurrency]
+        return median_row(runs) if runs else None
 
 
 def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
@@ -370,6 +399,8 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         )
         if build != 0:
             raise RuntimeError(f"the build did not converge; see {here / 'build.log'}")
+        result.cold = coldplan.measure(simulator, desired, here, n, options)
+        say(_cold_line(result.cold))
 
         # The default concurrency: warm-up, steady state, drift repair, the pass after; then
         # the webhook and the events queue.
@@ -381,7 +412,8 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         result.warmup_drift = warm["drift"]
         result.warmup_peak_mb = warm["peak_kb"] / 1024
         say(f"warm-up pass (latency 0): {warm['wall']:.1f} s, planned {warm['drift']} changes")
-        result.rows.append(measure(child, simulator, n, "steady", options.latency))
+        for _ in range(STEADY_RUNS):
+            result.rows.append(measure(child, simulator, n, "steady", options.latency))
         ids = workload.account_ids(url)
         drifted = workload.drifted_accounts(ids, n, options.drift_share)
         result.drifted = len(drifted)
@@ -399,16 +431,8 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         child.stop()
         processes.remove(child)
 
-        # --concurrency 1: its own daemon process, warmed up the same way.
-        single = DaemonChild(here, desired, url, 1)
-        processes.append(single)
-        simulator.start_counting(0.0)
-        warm1 = single.run_pass()
-        say(
-            f"warm-up pass, concurrency 1 (latency 0): {warm1['wall']:.1f} s, "
-            f"planned {warm1['drift']} changes"
-        )
-        result.rows.append(measure(single, simulator, n, "steady", options.latency))
+        if n <= SINGLE_CONCURRENCY_LIMIT:
+            result.rows.append(_single_concurrency_steady(here, desired, simulator, n, options))
 
         # The import round trip on the organization as it now is.
         result.imported = importing.measure(simulator, url, here, n, options)
@@ -417,6 +441,32 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         for process in reversed(processes):
             process.stop()
     return result
+
+
+def _single_concurrency_steady(
+    here: Path, desired: Path, simulator: Simulator, n: int, options: Options
+) -> Row:
+    """The steady pass at --concurrency 1: its own daemon process, warmed up the same way."""
+    single = DaemonChild(here, desired, simulator.url, 1)
+    try:
+        simulator.start_counting(0.0)
+        warm = single.run_pass()
+        say(
+            f"warm-up pass, concurrency 1 (latency 0): {warm['wall']:.1f} s, "
+            f"planned {warm['drift']} changes"
+        )
+        return measure(single, simulator, n, "steady", options.latency)
+    finally:
+        single.stop()
+
+
+def _cold_line(cold: coldplan.ColdPlan) -> str:
+    runs = "; ".join(
+        f"{r.wall:.1f} s, CPU s {r.cpu:.1f} (simulator {r.simulator_cpu:.1f}), {r.calls} calls, "
+        f"exit {r.status}"
+        for r in cold.runs
+    )
+    return f"cold `reconciler plan`, {len(cold.runs)} runs: {runs}"
 
 
 def _import_line(run: importing.ImportRun) -> str:
