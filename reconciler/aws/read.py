@@ -1,11 +1,12 @@
 """Live readers: the organization, the roles in each declared account, the source account's
 groups and users, returned as one `state.OrgState`.
 
-Reads only; never changes anything. The OU tree's listings, then the accounts, are read in
-parallel with bounded concurrency, and one account's failure is recorded in
-`OrgState.unreachable` while the rest go on. Calls per account are kept to what the data
-needs: the account's tags (ListTagsForResource), its roles' trust and session settings
-(ListRoles) and its roles' policies and tags (GetAccountAuthorizationDetails).
+Reads only; never changes anything. The OU tree's listings and the accounts are read in
+parallel with bounded concurrency, each account as soon as the tree names it, and one
+account's failure is recorded in `OrgState.unreachable` while the rest go on. Calls per
+account are kept to what the data needs: the account's tags (ListTagsForResource), its
+roles' session settings (ListRoles) and its roles' trust, policies and tags
+(GetAccountAuthorizationDetails).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import concurrent.futures
 import contextvars
 import datetime
 import logging
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from reconciler.aws.sessions import AccountClient, Sessions, iam_pages, organizations_pages
 from reconciler.core import plan, policies, spec, state
@@ -28,6 +30,7 @@ if TYPE_CHECKING:  # the stubs are a development dependency only
     from mypy_boto3_iam.type_defs import (
         GroupDetailTypeDef,
         ManagedPolicyDetailTypeDef,
+        RoleDetailTypeDef,
         UserDetailTypeDef,
     )
     from mypy_boto3_organizations.client import OrganizationsClient
@@ -43,6 +46,8 @@ if TYPE_CHECKING:  # the stubs are a development dependency only
 log = logging.getLogger(__name__)
 RECENT = 3600  # seconds since an account joined during which its bootstrap role may lag
 NEW_ACCOUNT_ACCESS_WAITS = (1.0, 2.0, 4.0)  # seconds between AssumeRole tries, for those
+TREE_WORKERS = 4  # listings of the OU tree in flight at once
+_Value = TypeVar("_Value")
 
 
 @dataclass(frozen=True)
@@ -63,32 +68,43 @@ def read_live(
     progress: plan.Progress | None = None,
 ) -> state.OrgState:
     """The live state of everything the document could manage; `progress` is told how many
-    of the declared accounts have been read."""
-    org = read_organization(
-        sessions, set(spec.unit_paths(document.organization.units)), concurrency, instance
-    )
-    matched = {
-        live.id: document.account(name)
-        for name, live in state.match_accounts(document, org.accounts).items()
-        if live.id is not None
-    }
-    accounts, unreachable = _read_accounts(
-        document, sessions, org.accounts, matched, concurrency, instance, progress
-    )
-    source, source_unreachable = read_source_or_why(sessions, document.source_account_id)
+    of the declared accounts have been read.
+
+    No stage waits on more than it needs: an account's reads start as soon as its unit's
+    listing names it, while the rest of the tree is walked; its tags and its credentials are
+    asked for together, then its two role listings; the source account is read alongside.
+    """
+    with _Readers(document, sessions, concurrency, instance) as readers:
+        source = readers.in_management(
+            lambda: read_source_or_why(sessions, document.source_account_id)
+        )
+        org = read_organization(
+            sessions,
+            set(spec.unit_paths(document.organization.units)),
+            concurrency,
+            instance,
+            listed=readers.start,
+        )
+        matched = {
+            live.id: document.account(name)
+            for name, live in state.match_accounts(document, org.accounts).items()
+            if live.id is not None
+        }
+        accounts, unreachable = readers.finish(org.accounts, matched, progress)
+        source_read, source_unreachable = source.result()
     return state.OrgState(
         units=org.units,
         accounts=tuple(accounts),
-        groups=source.groups,
+        groups=source_read.groups,
         root_id=org.root_id,
         management_account_id=org.management_account_id,
         caller_account_id=org.caller_account_id,
         caller_role=state.role_of(sessions.identity().arn),
         unreachable=unreachable,
-        users=source.users,
-        user_policies=source.user_policies,
-        managed_policies=source.managed_policies,
-        unreadable_policies=source.unreadable_policies,
+        users=source_read.users,
+        user_policies=source_read.user_policies,
+        managed_policies=source_read.managed_policies,
+        unreadable_policies=source_read.unreadable_policies,
         source_unreachable=source_unreachable,
         partition=sessions.identity().partition,
         failed_creations=org.failed,
@@ -108,25 +124,30 @@ def read_organization(
     declared_units: set[state.UnitPath],
     concurrency: int = 16,
     instance: str = state.DEFAULT_INSTANCE,
+    listed: Callable[[list[state.Account]], None] | None = None,
 ) -> _Org:
-    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight or failed.
+    """Root, OU tree, accounts with their unit, and CreateAccount requests in flight or failed;
+    `listed` is told each page of accounts as it arrives, from the walk's threads.
 
     The tree is walked one level at a time with every listing of a level in parallel: walked
     one parent after the other, its paginated listings (20 accounts a page) made the read of a
     1,000-account organization wait on some 60 calls in a row before any account was read.
     """
     client = sessions.organizations()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+    # At most TREE_WORKERS listings at once: with the readers' `concurrency` tag reads, the
+    # Organizations client's connection pool (`concurrency` + TREE_WORKERS) is never short.
+    workers = max(1, min(concurrency, TREE_WORKERS))
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         master = pool.submit(_management_account_id, client)
         caller = pool.submit(lambda: sessions.identity().account_id)
         requests = pool.submit(_creation_requests, client)
         root_id = _root_id(client)
         units: dict[state.UnitPath, state.Unit] = {}
-        listings: list[tuple[state.UnitPath, concurrent.futures.Future[list[AccountTypeDef]]]] = []
+        listings: list[concurrent.futures.Future[list[state.Account]]] = []
         markers: dict[state.UnitPath, concurrent.futures.Future[bool]] = {}
         level: list[tuple[state.UnitPath, str]] = [((), root_id)]
         while level:
-            listings += [(path, pool.submit(_accounts_in, client, id_)) for path, id_ in level]
+            listings += [pool.submit(_accounts_in, client, *parent, listed) for parent in level]
             subunits = [(path, pool.submit(_units_in, client, id_)) for path, id_ in level]
             level = []
             for path, future in subunits:
@@ -138,7 +159,7 @@ def read_organization(
                     if child not in declared_units:
                         markers[child] = pool.submit(_unit_marker, client, ou["Id"], instance)
                     level.append((child, ou["Id"]))
-        accounts = [_account(raw, path) for path, future in listings for raw in future.result()]
+        accounts = [account for future in listings for account in future.result()]
         for path, marker in markers.items():
             units[path] = replace(units[path], managed=marker.result())
         in_flight, failed = requests.result()
@@ -160,11 +181,22 @@ def _root_id(client: _Organizations) -> str:
     return next(root for page in roots for root in page.get("Roots", []))["Id"]
 
 
-def _accounts_in(client: _Organizations, parent_id: str) -> list[AccountTypeDef]:
-    accounts = organizations_pages(
+def _accounts_in(
+    client: _Organizations,
+    unit: state.UnitPath,
+    parent_id: str,
+    listed: Callable[[list[state.Account]], None] | None,
+) -> list[state.Account]:
+    accounts = []
+    pages = organizations_pages(
         client, lambda c, more: c.list_accounts_for_parent(ParentId=parent_id, **more)
     )
-    return [account for page in accounts for account in page.get("Accounts", [])]
+    for page in pages:
+        found = [_account(raw, unit) for raw in page.get("Accounts", [])]
+        if listed is not None:
+            listed(found)
+        accounts += found
+    return accounts
 
 
 def _units_in(client: _Organizations, parent_id: str) -> list[OrganizationalUnitTypeDef]:
@@ -239,72 +271,150 @@ def _failure_records(client: _Organizations, root_id: str, instance: str) -> dic
     return {t["Key"][len(prefix) :]: t["Value"] for t in tags if t["Key"].startswith(prefix)}
 
 
-def _read_accounts(
-    document: spec.Spec,
-    sessions: Sessions,
-    live: list[state.Account],
-    matched: Mapping[str, spec.Account],
-    concurrency: int,
-    instance: str,
-    progress: plan.Progress | None = None,
-) -> tuple[list[state.Account], dict[str, str]]:
-    unreachable: dict[str, str] = {}
-    # Suspended and closing accounts are never assumed into: the diff reports them as they are.
-    active = {a.id for a in live if a.state == state.ACTIVE}
-    readable = {id_: a for id_, a in matched.items() if id_ in active}
-    result = [a for a in live if a.id not in readable]
-    # One management client for every account's tags: asking Sessions for it per account made
-    # each reader queue behind the lock under which other readers build their member clients.
-    organizations = sessions.organizations()
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = {
-            # Each task runs in a copy of this context: log lines keep the pass id and revision.
-            pool.submit(
-                contextvars.copy_context().run,
-                _read_account,
-                document,
-                sessions,
-                organizations,
-                a,
-                readable[a.id],
-                instance,
-            ): a
-            for a in live
-            if a.id is not None and a.id in readable
-        }
-        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+class _Readers:
+    """The reads of the declared accounts, in two pools: one for the management account's
+    calls (tags, AssumeRole, the source account) and one for the member accounts' IAM, so
+    that neither queues behind the other. A read runs in a copy of the caller's context: its
+    log lines keep the pass id and revision."""
+
+    def __init__(
+        self, document: spec.Spec, sessions: Sessions, concurrency: int, instance: str
+    ) -> None:
+        self._document = document
+        self._sessions = sessions
+        self._instance = instance
+        self._context = contextvars.copy_context()
+        workers = max(1, concurrency)
+        self._management = concurrent.futures.ThreadPoolExecutor(workers, "read-management")
+        self._members = concurrent.futures.ThreadPoolExecutor(workers, "read-members")
+        # One management client for every account's tags: asking Sessions for it per account
+        # made each read queue behind the lock under which others build their member clients.
+        self._organizations = sessions.organizations()
+        # What `state.match_accounts` will decide, known before the tree is whole.
+        self._by_id = {a.id: a for a in document.accounts if a.id}
+        self._by_email = {a.email.lower(): a for a in document.accounts if not a.id}
+        self._lock = threading.Lock()
+        self._started: dict[str, _AccountRead] = {}
+
+    def __enter__(self) -> _Readers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # After a failure, reads not begun are dropped rather than made.
+        for pool in (self._management, self._members):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def in_management(self, read: Callable[[], _Value]) -> concurrent.futures.Future[_Value]:
+        return self._management.submit(_run_in, self._context.copy(), read)
+
+    def in_members(self, read: Callable[[], _Value]) -> concurrent.futures.Future[_Value]:
+        return self._members.submit(_run_in, self._context.copy(), read)
+
+    def start(self, listed: list[state.Account]) -> None:
+        """Begin reading the active accounts among `listed` that the document declares."""
+        for account in listed:
+            declared = self._by_id.get(account.id or "") or (
+                self._by_email.get(account.email.lower()) if account.email else None
+            )
+            if declared is not None and account.state == state.ACTIVE:
+                self._begin(account, declared)
+
+    def _begin(self, account: state.Account, declared: spec.Account) -> _AccountRead:
+        assert account.id is not None
+        with self._lock:
+            begun = self._started.get(account.id)
+            if begun is None or begun.declared is not declared:
+                begun = self._started[account.id] = self._read(account, declared)
+            return begun
+
+    def _read(self, account: state.Account, declared: spec.Account) -> _AccountRead:
+        account_id = account.id
+        assert account_id is not None
+        iam = self.in_management(lambda: _member_iam(self._sessions, account))
+        return _AccountRead(
+            account,
+            declared,
+            tags=self.in_management(lambda: tags_of(self._organizations, account_id)),
+            durations=self.in_members(lambda: _session_durations(iam.result())),
+            details=self.in_members(lambda: _role_details(iam.result())),
+        )
+
+    def finish(
+        self,
+        live: list[state.Account],
+        matched: Mapping[str, spec.Account],
+        progress: plan.Progress | None,
+    ) -> tuple[list[state.Account], dict[str, str]]:
+        """Every live account: the declared, active ones (`matched`, by id) read, the others
+        as listed; and, by name, why each declared account that could not be read was not."""
+        # Suspended and closing accounts are never assumed into: the diff reports them as
+        # they are.
+        active = {a.id: a for a in live if a.id is not None and a.state == state.ACTIVE}
+        reads = [self._begin(active[id_], d) for id_, d in matched.items() if id_ in active]
+        result = [a for a in live if a.id not in matched or a.id not in active]
+        unreachable: dict[str, str] = {}
+        for done, read in enumerate(_each_completed(reads), start=1):
             if progress is not None:
-                progress(done, len(futures))
-            account = futures[future]
-            declared = matched[account.id or ""]
-            try:
-                result.append(future.result())
-            except AwsError as exc:
-                if isinstance(exc, AccessError):
-                    sessions.forget(account.id or "")  # revoked credentials are not reused
-                unreachable[declared.name] = str(exc)
-                result.append(replace(account, name=declared.name, roles=None))
-            except Exception as exc:  # an answer we did not expect: isolate it
-                log.exception("reading account %s failed unexpectedly", declared.name)
-                unreachable[declared.name] = f"unexpected {type(exc).__name__}: {exc}"
-                result.append(replace(account, name=declared.name, roles=None))
-    return result, unreachable
+                progress(done, len(reads))
+            result.append(self._outcome(read, unreachable))
+        return result, unreachable
+
+    def _outcome(self, read: _AccountRead, unreachable: dict[str, str]) -> state.Account:
+        """The account read, or, recorded in `unreachable`, why it could not be."""
+        name = read.declared.name
+        try:
+            return read.account_read(self._document, self._instance)
+        except AwsError as exc:
+            if isinstance(exc, AccessError):
+                self._sessions.forget(read.account.id or "")  # revoked: not reused
+            unreachable[name] = str(exc)
+        except Exception as exc:  # an answer we did not expect: isolate it
+            log.exception("reading account %s failed unexpectedly", name)
+            unreachable[name] = f"unexpected {type(exc).__name__}: {exc}"
+        return replace(read.account, name=name, roles=None)
 
 
-def _read_account(
-    document: spec.Spec,
-    sessions: Sessions,
-    organizations: _Organizations,
-    account: state.Account,
-    declared: spec.Account,
-    instance: str,
-) -> state.Account:
-    assert account.id is not None
-    tags = tags_of(organizations, account.id)
-    roles = roles_of(document, sessions, account, declared, instance)
-    return replace(
-        account, name=declared.name, tags={t["Key"]: t["Value"] for t in tags}, roles=roles
-    )
+@dataclass(frozen=True, eq=False)
+class _AccountRead:
+    """One declared account's reads in flight: its tags, and its two role listings (each of
+    which waits on the account's credentials)."""
+
+    account: state.Account
+    declared: spec.Account
+    tags: concurrent.futures.Future[list[TagTypeDef]]
+    durations: concurrent.futures.Future[dict[str, int]]
+    details: concurrent.futures.Future[list[RoleDetailTypeDef]]
+
+    def futures(self) -> tuple[concurrent.futures.Future[object], ...]:
+        return (self.tags, self.durations, self.details)  # type: ignore[return-value]
+
+    def account_read(self, document: spec.Spec, instance: str) -> state.Account:
+        """The account with its tags and roles; raises what the first failed read raised."""
+        tags = self.tags.result()  # first: the order the reads were once made in
+        durations, details = self.durations.result(), self.details.result()
+        wanted = _wanted_roles(document, self.declared)
+        bootstrap_role = document.organization.bootstrap_role
+        return replace(
+            self.account,
+            name=self.declared.name,
+            tags={t["Key"]: t["Value"] for t in tags},
+            roles=_roles(details, durations, wanted, bootstrap_role, instance),
+        )
+
+
+def _run_in(context: contextvars.Context, read: Callable[[], _Value]) -> _Value:
+    return context.run(read)
+
+
+def _each_completed(reads: list[_AccountRead]) -> Iterator[_AccountRead]:
+    """Each read once all its futures are done, in the order they finish."""
+    owner = {future: read for read in reads for future in read.futures()}
+    left = {id(read): len(read.futures()) for read in reads}
+    for future in concurrent.futures.as_completed(owner):
+        read = owner[future]
+        left[id(read)] -= 1
+        if not left[id(read)]:
+            yield read
 
 
 def roles_of(
@@ -314,10 +424,16 @@ def roles_of(
     declared: spec.Account,
     instance: str,
 ) -> dict[str, state.Role]:
-    wanted = {name.lower() for name in document.role_names(declared)}
-    wanted.discard(document.organization.bootstrap_role.lower())
+    wanted = _wanted_roles(document, declared)
     bootstrap_role = document.organization.bootstrap_role
     return read_roles(_member_iam(sessions, account), wanted, bootstrap_role, instance)
+
+
+def _wanted_roles(document: spec.Spec, declared: spec.Account) -> set[str]:
+    """The lowercased names of the roles the account declares, but the bootstrap role."""
+    wanted = {name.lower() for name in document.role_names(declared)}
+    wanted.discard(document.organization.bootstrap_role.lower())
+    return wanted
 
 
 def _member_iam(sessions: Sessions, account: state.Account) -> AccountClient[IAMClient]:
@@ -343,16 +459,35 @@ def read_roles(
 ) -> dict[str, state.Role]:
     """The declared roles (names lowercased in `wanted`; None: every role) and every role
     carrying our marker. The bootstrap role is never read."""
-    sessions_by_name = {
+    durations = _session_durations(iam)
+    return _roles(_role_details(iam), durations, wanted, bootstrap_role, instance)
+
+
+def _session_durations(iam: AccountClient[IAMClient]) -> dict[str, int]:
+    """Role name -> its maximum session duration, which only ListRoles tells."""
+    return {
         r["RoleName"]: int(r.get("MaxSessionDuration", 3600))
         for page in iam_pages(iam, lambda c, more: c.list_roles(**more))
         for r in page.get("Roles", [])
     }
-    roles = {}
+
+
+def _role_details(iam: AccountClient[IAMClient]) -> list[RoleDetailTypeDef]:
+    """Every role's trust, policies and tags."""
     pages = iam_pages(
         iam, lambda c, more: c.get_account_authorization_details(Filter=["Role"], **more)
     )
-    details = [detail for page in pages for detail in page.get("RoleDetailList", [])]
+    return [detail for page in pages for detail in page.get("RoleDetailList", [])]
+
+
+def _roles(
+    details: list[RoleDetailTypeDef],
+    durations: Mapping[str, int],
+    wanted: set[str] | None,
+    bootstrap_role: str,
+    instance: str,
+) -> dict[str, state.Role]:
+    roles = {}
     for detail in details:
         name = detail["RoleName"]
         managed = _has_marker(detail.get("Tags", []), instance)
@@ -369,7 +504,7 @@ def read_roles(
                 p["PolicyName"]: _document(p["PolicyDocument"])
                 for p in detail.get("RolePolicyList", [])
             },
-            max_session_duration=sessions_by_name.get(name, 3600),
+            max_session_duration=durations.get(name, 3600),
             managed=managed,
             path=path,
             created=_seconds(detail.get("CreateDate")),
