@@ -31,6 +31,7 @@ import botocore.config
 import botocore.credentials
 import botocore.exceptions
 import botocore.session
+import botocore.utils
 
 from reconciler.core import policies
 from reconciler.core.errors import (
@@ -302,16 +303,16 @@ class Sessions:
         endpoint_url: str | None = None,
         region: str | None = None,
         max_pool: int = 20,
-        session: boto3.Session | None = None,
         read_only: bool = False,
         session_name: str | None = None,
     ) -> None:
+        management = _with_fast_timestamps(botocore.session.get_session())
         with translated("boto3:Session"):  # an AWS_PROFILE that does not exist fails here
-            self._session = session or boto3.Session()
+            self._session = boto3.Session(botocore_session=management)
         self._region = region or self._session.region_name or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
-        members = botocore.session.Session()
+        members = _with_fast_timestamps(botocore.session.Session())
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
@@ -412,6 +413,30 @@ class Sessions:
         """Drop cached credentials, e.g. after AWS rejected them."""
         with self._lock:
             self._credentials.pop(account_id, None)
+
+
+def _with_fast_timestamps(session: botocore.session.Session) -> botocore.session.Session:
+    """`session`, its clients parsing timestamps with `_timestamp`."""
+    factory = session.get_component("response_parser_factory")
+    factory.set_parser_defaults(timestamp_parser=_timestamp)
+    return session
+
+
+def _timestamp(value: str) -> datetime.datetime:
+    """botocore's timestamp parser with AWS's usual form made cheap: an ISO 8601 time with
+    its zone, which `datetime.fromisoformat` reads some hundred times faster than botocore's
+    dateutil-based parser. A steady pass parses several per account (ListRoles answers a
+    creation date per role), and they were the largest share of its CPU after the HTTP work.
+    Any other form (epoch seconds, RFC 822, no zone) is left to botocore, as before."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    parsed_by_botocore: datetime.datetime = botocore.utils.parse_timestamp(value)
+    return parsed_by_botocore
 
 
 def _now() -> datetime.datetime:

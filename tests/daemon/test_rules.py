@@ -36,6 +36,24 @@ def test_an_invalid_revision_leaves_the_last_valid_one_in_force() -> None:
     assert documents.in_force[0].id == "c3" and documents.newest_valid
 
 
+def test_the_revision_in_force_coming_back_after_an_invalid_one_is_valid_again() -> None:
+    documents = DocumentState()
+    documents.update(_revision("a1", EXAMPLE_TEXT))
+    documents.update(_revision("b2", INVALID))
+    documents.update(_revision("a1", EXAMPLE_TEXT))  # reverted: the text in force, unparsed
+    assert documents.in_force is not None and documents.in_force[0].id == "a1"
+    assert documents.newest_valid
+    assert documents.newest_errors == []
+
+
+def test_the_same_commit_id_with_other_text_is_parsed_again() -> None:
+    documents = DocumentState()
+    documents.update(_revision("a1", EXAMPLE_TEXT))
+    documents.update(_revision("a1", INVALID))
+    assert not documents.newest_valid
+    assert any("nope" in error for error in documents.newest_errors)
+
+
 def test_an_invalid_first_revision_puts_nothing_in_force() -> None:
     documents = DocumentState()
     documents.update(_revision("a1", INVALID))
