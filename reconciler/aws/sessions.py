@@ -30,6 +30,7 @@ import botocore.client
 import botocore.config
 import botocore.credentials
 import botocore.exceptions
+import botocore.handlers
 import botocore.session
 import botocore.utils
 
@@ -306,13 +307,13 @@ class Sessions:
         read_only: bool = False,
         session_name: str | None = None,
     ) -> None:
-        management = _with_fast_timestamps(botocore.session.get_session())
+        management = _parsing_lightly(botocore.session.get_session())
         with translated("boto3:Session"):  # an AWS_PROFILE that does not exist fails here
             self._session = boto3.Session(botocore_session=management)
         self._region = region or self._session.region_name or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
-        members = _with_fast_timestamps(botocore.session.Session())
+        members = _parsing_lightly(botocore.session.Session())
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
@@ -415,10 +416,14 @@ class Sessions:
             self._credentials.pop(account_id, None)
 
 
-def _with_fast_timestamps(session: botocore.session.Session) -> botocore.session.Session:
-    """`session`, its clients parsing timestamps with `_timestamp`."""
+def _parsing_lightly(session: botocore.session.Session) -> botocore.session.Session:
+    """`session`, its clients parsing timestamps with `_timestamp` and leaving IAM's policy
+    documents as the URL-encoded text IAM sends: botocore would decode every one in every
+    answer, and the readers read them once themselves (`policies.parse` takes that text)."""
     factory = session.get_component("response_parser_factory")
     factory.set_parser_defaults(timestamp_parser=_timestamp)
+    decode = cast(Callable[..., None], botocore.handlers.json_decode_policies)
+    session.unregister("after-call.iam", decode)
     return session
 
 
