@@ -25,17 +25,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import argcomplete
 
-from reconciler import __version__, daemon, files, logs, progress, reconcile, source
+from reconciler import __version__, files, logs, progress, reconcile, source
 from reconciler.aws import read
 from reconciler.aws.queue import EventQueue, region_of
 from reconciler.aws.sessions import Sessions
 from reconciler.core import access, adopt, policies, render, spec, state, ways
 from reconciler.core.errors import AwsError, ReconcilerError, SpecError
 from reconciler.core.plan import Status
+
+if TYPE_CHECKING:  # imported where the daemon runs: one-shot commands start without it
+    from reconciler import daemon
 
 Command = Callable[[argparse.Namespace], int]
 # An instance name is a tag value, an IAM path element and part of a tag key: all three accept
@@ -442,13 +445,15 @@ def _access_matches(entry: access.Access, user: str | None, account: str | None)
 
 # The daemon's wiring, tested end to end by tests/daemon, too slow to run per mutant.
 def _run(args: argparse.Namespace) -> int:  # pragma: no mutate block
+    from reconciler import daemon  # its scheduler and HTTP server slow every command's start
+
     logs.configure(args.log_format, args.log_level)
     return daemon.Daemon(_settings(args), _source(args)).run()
 
 
 # The development sandbox, which changes nothing in AWS.
 def _sandbox(args: argparse.Namespace) -> int:  # pragma: no mutate block
-    from reconciler import sandbox  # needs the optional simulator (pip install reconciler[sandbox]
+    from reconciler import daemon, sandbox  # sandbox: the optional simulator's extra
 
     logs.configure(args.log_format, args.log_level)
     desired = Path(args.desired)
@@ -476,6 +481,8 @@ def _sandbox_drift(args: argparse.Namespace) -> int:  # pragma: no mutate block
 
 # The daemon's wiring, tested end to end by tests/daemon, too slow to run per mutant.
 def _settings(args: argparse.Namespace) -> daemon.Settings:  # pragma: no mutate block
+    from reconciler import daemon
+
     if args.mode not in [mode.value for mode in reconcile.Mode]:
         raise ReconcilerError(f"--mode must be apply or plan, not {args.mode!r}")
     return daemon.Settings(
