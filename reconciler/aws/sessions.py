@@ -314,6 +314,9 @@ class Sessions:
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
         members = _parsing_lightly(botocore.session.Session())
+        # One loader for both: each would otherwise hold its own copy of IAM's service model
+        # (some 12 MB); the models are read-only once loaded.
+        members.register_component("data_loader", management.get_component("data_loader"))
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
