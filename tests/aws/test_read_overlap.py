@@ -32,7 +32,7 @@ groups:
 """
 LISTING = "organizations:ListAccountsForParent"
 DETAILS = "iam:GetAccountAuthorizationDetails"
-SLOW = 8.0  # seconds the late unit's account listing takes
+SLOW = 15.0  # seconds the late unit's account listing takes: ample, even on a busy machine
 
 
 def _built(aws: Aws) -> None:
@@ -74,7 +74,7 @@ def test_an_account_is_read_while_another_units_listing_is_still_on_its_way(
     while not _requests(simulator, DETAILS, b"Filter.member.1=Role"):
         assert reading.is_alive(), "the pass ended without reading a role"
         waited = time.monotonic() - listed_at
-        assert waited < SLOW - 2, f"no role was read in the {waited:.1f} s the tree took"
+        assert waited < SLOW - 3, f"no role was read in the {waited:.1f} s the tree took"
         time.sleep(0.01)
 
     reading.join(timeout=60)
