@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # the stubs are a development dependency only
 log = logging.getLogger(__name__)
 RECENT = 3600  # seconds since an account joined during which its bootstrap role may lag
 NEW_ACCOUNT_ACCESS_WAITS = (1.0, 2.0, 4.0)  # seconds between AssumeRole tries, for those
+DEFAULT_SESSION = 3600  # seconds: a role's maximum session duration unless set
 TREE_WORKERS = 4  # listings of the OU tree in flight at once
 _Value = TypeVar("_Value")
 
@@ -330,13 +331,19 @@ class _Readers:
     def _read(self, account: state.Account, declared: spec.Account) -> _AccountRead:
         account_id = account.id
         assert account_id is not None
+        wanted = _wanted_roles(self._document, declared)
+        bootstrap_role = self._document.organization.bootstrap_role
         iam = self.in_management(lambda: _member_iam(self._sessions, account))
         return _AccountRead(
             account,
             declared,
-            tags=self.in_management(lambda: tags_of(self._organizations, account_id)),
+            tags=self.in_management(lambda: _tags(self._organizations, account_id)),
             durations=self.in_members(lambda: _session_durations(iam.result())),
-            details=self.in_members(lambda: _role_details(iam.result())),
+            # Built from the answer at once, so that the raw answers of a thousand accounts
+            # are not held until the last account is in.
+            roles=self.in_members(
+                lambda: _roles(_role_details(iam.result()), wanted, bootstrap_role, self._instance)
+            ),
         )
 
     def finish(
@@ -363,7 +370,7 @@ class _Readers:
         """The account read, or, recorded in `unreachable`, why it could not be."""
         name = read.declared.name
         try:
-            return read.account_read(self._document, self._instance)
+            return read.account_read()
         except AwsError as exc:
             if isinstance(exc, AccessError):
                 self._sessions.forget(read.account.id or "")  # revoked: not reused
@@ -381,24 +388,19 @@ class _AccountRead:
 
     account: state.Account
     declared: spec.Account
-    tags: concurrent.futures.Future[list[TagTypeDef]]
+    tags: concurrent.futures.Future[dict[str, str]]
     durations: concurrent.futures.Future[dict[str, int]]
-    details: concurrent.futures.Future[list[RoleDetailTypeDef]]
+    roles: concurrent.futures.Future[dict[str, state.Role]]
 
     def futures(self) -> tuple[concurrent.futures.Future[object], ...]:
-        return (self.tags, self.durations, self.details)  # type: ignore[return-value]
+        return (self.tags, self.durations, self.roles)  # type: ignore[return-value]
 
-    def account_read(self, document: spec.Spec, instance: str) -> state.Account:
+    def account_read(self) -> state.Account:
         """The account with its tags and roles; raises what the first failed read raised."""
         tags = self.tags.result()  # first: the order the reads were once made in
-        durations, details = self.durations.result(), self.details.result()
-        wanted = _wanted_roles(document, self.declared)
-        bootstrap_role = document.organization.bootstrap_role
+        durations, roles = self.durations.result(), self.roles.result()
         return replace(
-            self.account,
-            name=self.declared.name,
-            tags={t["Key"]: t["Value"] for t in tags},
-            roles=_roles(details, durations, wanted, bootstrap_role, instance),
+            self.account, name=self.declared.name, tags=tags, roles=_with(durations, roles)
         )
 
 
@@ -460,13 +462,13 @@ def read_roles(
     """The declared roles (names lowercased in `wanted`; None: every role) and every role
     carrying our marker. The bootstrap role is never read."""
     durations = _session_durations(iam)
-    return _roles(_role_details(iam), durations, wanted, bootstrap_role, instance)
+    return _with(durations, _roles(_role_details(iam), wanted, bootstrap_role, instance))
 
 
 def _session_durations(iam: AccountClient[IAMClient]) -> dict[str, int]:
     """Role name -> its maximum session duration, which only ListRoles tells."""
     return {
-        r["RoleName"]: int(r.get("MaxSessionDuration", 3600))
+        r["RoleName"]: int(r.get("MaxSessionDuration", DEFAULT_SESSION))
         for page in iam_pages(iam, lambda c, more: c.list_roles(**more))
         for r in page.get("Roles", [])
     }
@@ -482,7 +484,6 @@ def _role_details(iam: AccountClient[IAMClient]) -> list[RoleDetailTypeDef]:
 
 def _roles(
     details: list[RoleDetailTypeDef],
-    durations: Mapping[str, int],
     wanted: set[str] | None,
     bootstrap_role: str,
     instance: str,
@@ -504,12 +505,23 @@ def _roles(
                 p["PolicyName"]: _document(p["PolicyDocument"])
                 for p in detail.get("RolePolicyList", [])
             },
-            max_session_duration=durations.get(name, 3600),
             managed=managed,
             path=path,
             created=_seconds(detail.get("CreateDate")),
         )
     return roles
+
+
+def _with(durations: Mapping[str, int], roles: dict[str, state.Role]) -> dict[str, state.Role]:
+    """`roles` with the session durations ListRoles told (AWS's default for any it did not)."""
+    return {
+        name: replace(role, max_session_duration=durations.get(name, DEFAULT_SESSION))
+        for name, role in roles.items()
+    }
+
+
+def _tags(organizations: _Organizations, resource_id: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags_of(organizations, resource_id)}
 
 
 def _seconds(moment: object) -> float:
@@ -696,6 +708,6 @@ def _every_role(
     sessions: Sessions, organizations: _Organizations, account: state.Account
 ) -> state.Account:
     assert account.id is not None
-    tags = tags_of(organizations, account.id)
+    tags = _tags(organizations, account.id)
     roles = read_roles(_member_iam(sessions, account), None, sessions.bootstrap_role)
-    return replace(account, tags={t["Key"]: t["Value"] for t in tags}, roles=roles)
+    return replace(account, tags=tags, roles=roles)
