@@ -306,6 +306,29 @@ def test_a_role_no_longer_declared_is_deleted_under_prune_with_its_policies(
     assert iam.get_instance_profile(InstanceProfileName="Deploy")["InstanceProfile"]["Roles"] == []
 
 
+def test_a_role_is_deleted_whole_when_iam_answers_its_listings_one_item_a_page(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    iam = aws.client("iam", acme)
+    declared = _role(policies=[READ_ONLY, ADMIN], inline_policies={"logs": LOGS, "more": LOGS})
+    _apply(aws.url, _document(role=declared))
+    for profile in ("Deploy", "DeployToo"):
+        iam.create_instance_profile(InstanceProfileName=profile)
+        iam.add_role_to_instance_profile(InstanceProfileName=profile, RoleName="Deploy")
+    strict.settings.iam_page_size = 1  # every policy and profile on a page of its own
+
+    pruned = _apply(aws.url, _document(prune=True), allow_mass_removal=True)
+
+    assert pruned == [("DeleteRole", plan.Status.APPLIED)]
+    strict.settings.iam_page_size = None
+    with pytest.raises(ClientError, match="NoSuchEntity"):
+        iam.get_role(RoleName="Deploy")
+    for profile in ("Deploy", "DeployToo"):
+        assert (
+            iam.get_instance_profile(InstanceProfileName=profile)["InstanceProfile"]["Roles"] == []
+        )
+
+
 def test_a_role_made_by_hand_before_the_pass_creates_it_is_finished_as_declared(
     aws: Aws, acme: str
 ) -> None:
@@ -559,6 +582,27 @@ def test_a_missing_user_fails_at_once_saying_so_and_the_others_are_added(
     # Not waited for: the read already found no such user.
     assert strict.calls_in(MANAGEMENT)["iam:AddUserToGroup"] - before == 2
     assert _members(aws, "Ops") == ["alice", "carol"]
+
+
+def test_a_group_is_deleted_whole_when_iam_answers_its_members_one_a_page(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    groups = [_group("Ops", ["alice"]), _group("Old", ["james"])]
+    _apply(aws.url, _document(role=_role(), groups=groups))
+
+    def meddle() -> None:  # members the plan does not know of, so DeleteGroup must list them
+        for user in ("carol", "mallory"):
+            aws.iam.add_user_to_group(GroupName="Old", UserName=user)
+        strict.settings.iam_page_size = 1
+
+    text = _document(role=_role(), groups=[_group("Ops", ["alice"])], prune=True)
+    result = run_pass(aws.url, text, apply=True, progress=_after_first_change(meddle))
+
+    assert result.converged, failures(result)
+    strict.settings.iam_page_size = None
+    assert [g["GroupName"] for g in aws.iam.list_groups()["Groups"]] == ["Ops"]
+    for user in ("james", "carol", "mallory"):
+        assert aws.iam.list_groups_for_user(UserName=user)["Groups"] == []
 
 
 def test_a_group_deleted_under_prune_loses_what_it_gained_during_the_pass(

@@ -39,6 +39,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
+from xml.etree import ElementTree
 
 import moto.iam.models as iam_models
 from moto.iam.exceptions import NotFoundException
@@ -68,6 +69,16 @@ INLINE_CHARACTERS = {"role": 10_240, "group": 5_120}
 CREATIONS_IN_PROGRESS = 5  # per organization, whoever started them
 CREATION_STATES = ("IN_PROGRESS", "SUCCEEDED", "FAILED")
 PAGE_SIZE = 20
+# IAM listings paged by `StrictSettings.iam_page_size`: operation -> the element of the list.
+IAM_LISTINGS = {
+    "GetGroup": "Users",
+    "ListAttachedGroupPolicies": "AttachedPolicies",
+    "ListAttachedRolePolicies": "AttachedPolicies",
+    "ListGroupPolicies": "PolicyNames",
+    "ListInstanceProfilesForRole": "InstanceProfiles",
+    "ListRolePolicies": "PolicyNames",
+    "ListRoles": "Roles",
+}
 ORGANIZATIONS_CONFLICT = (
     "AWS Organizations can't complete your request because it conflicts with another attempt "
     "to modify the same entity. Try again later."
@@ -100,6 +111,10 @@ class StrictSettings:
     # account and per API)
     throttled_accounts: dict[str, float] = field(default_factory=dict)
     seed: int = 0
+    # IAM's listings answer at most this many items a page (None: all in one, as moto does).
+    # AWS documents that IAM may return fewer items than asked, with IsTruncated and a Marker,
+    # even below MaxItems: a reader must follow the marker whatever the size.
+    iam_page_size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -502,7 +517,18 @@ class StrictAws:
         refusal = self._iam_conflict(call) or self._not_yet_visible(call) or self._iam_rule(call)
         if refusal is not None:
             return refusal
-        answer = self._forward(call)
+        listed = IAM_LISTINGS.get(call.operation)
+        size = self.settings.iam_page_size
+        if listed and size is not None:  # moto answers the whole list, which is then cut
+            whole = {k: v for k, v in call.fields.items() if k not in ("Marker", "MaxItems")}
+            answer = self._forward(replace(call, body=urllib.parse.urlencode(whole).encode()))
+        else:
+            answer = self._forward(call)
+        if listed and size is not None and answer.status == 200:
+            start = int(call.fields.get("Marker") or 0)
+            answer = _one_page(
+                answer, listed, start, min(size, int(call.fields.get("MaxItems") or size))
+            )
         kind = IAM_CREATES.get(call.operation)
         if kind and answer.status == 200 and self.settings.consistency_calls > 0:
             with self._lock:
@@ -619,6 +645,28 @@ def _repartition(text: str, source: str, target: str) -> str:
     (form fields, IAM's policy documents in XML). ARNs inside JSON strings are raw."""
     pattern = rf"arn(:|%3[aA]){re.escape(source)}(:|%3[aA])"
     return re.sub(pattern, rf"arn\g<1>{target}\g<2>", text)
+
+
+def _one_page(answer: Answer, listed: str, start: int, size: int) -> Answer:
+    """moto's whole IAM listing cut to the page starting at `start`, with IsTruncated and,
+    when more follow, the Marker of the next page (here, its offset)."""
+    root = ElementTree.fromstring(answer.body)  # noqa: S314  (moto's own answer, in process)
+    namespace = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    result = root[0]  # <XxxResult>, before <ResponseMetadata>
+    items = result.find(namespace + listed)
+    assert items is not None, f"no {listed} in {answer.body[:200]!r}"
+    every = list(items)
+    for item in every:
+        items.remove(item)
+    items.extend(every[start : start + size])
+    for old in result.findall(namespace + "IsTruncated") + result.findall(namespace + "Marker"):
+        result.remove(old)
+    more = start + size < len(every)
+    ElementTree.SubElement(result, namespace + "IsTruncated").text = str(more).lower()
+    if more:
+        ElementTree.SubElement(result, namespace + "Marker").text = str(start + size)
+    ElementTree.register_namespace("", namespace.strip("{}"))
+    return replace(answer, body=ElementTree.tostring(root, encoding="utf-8"))
 
 
 def _json(data: dict[str, Any]) -> Answer:

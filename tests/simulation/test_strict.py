@@ -434,3 +434,33 @@ def test_a_moto_reset_through_the_middleware_clears_the_strict_state(
     assert strict.calls == Counter(
         {"organizations:CreateOrganization": 1, "organizations:ListCreateAccountStatus": 1}
     )
+
+
+# --- IAM paging -------------------------------------------------------------------------------
+
+
+def test_iam_listings_come_a_page_at_a_time_and_the_marker_leads_through_all(
+    aws: Clients, strict: StrictAws
+) -> None:
+    aws.iam.create_group(GroupName="Ops")
+    for user in ("alice", "james", "carol"):
+        aws.iam.create_user(UserName=user)
+        aws.iam.add_user_to_group(GroupName="Ops", UserName=user)
+    strict.settings.iam_page_size = 2
+
+    first = aws.iam.get_group(GroupName="Ops")
+    second = aws.iam.get_group(GroupName="Ops", Marker=first["Marker"])
+    asked_one = aws.iam.get_group(GroupName="Ops", MaxItems=1)
+
+    assert [u["UserName"] for u in first["Users"]] == ["alice", "james"]
+    assert first["IsTruncated"] is True
+    assert [u["UserName"] for u in second["Users"]] == ["carol"]
+    assert second["IsTruncated"] is False and "Marker" not in second
+    assert [u["UserName"] for u in asked_one["Users"]] == ["alice"]
+    assert first["Group"]["GroupName"] == "Ops"  # the rest of the answer is untouched
+    paginated = aws.iam.get_paginator("get_group").paginate(GroupName="Ops")
+    assert [u["UserName"] for page in paginated for u in page["Users"]] == [
+        "alice",
+        "james",
+        "carol",
+    ]
