@@ -3,7 +3,10 @@ the account only under `policy.prune: true`, and read back from AWS to show it."
 
 from __future__ import annotations
 
+import json
+
 from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
+from tests.simulation.faults import FaultyServer
 
 ACME_DEV = "aws+acme-dev@example.com"
 PRUNING = EXAMPLE_TEXT.replace("  prune: false\n", "  prune: true\n")
@@ -45,3 +48,17 @@ def test_without_prune_an_undeclared_tag_stays_on_the_account(aws: Aws) -> None:
         "environment": "development",
         "cost-allocation": "team-7",
     }
+
+
+def test_only_the_tags_that_differ_are_written(aws: Aws, simulator: FaultyServer) -> None:
+    account_id = _drift(aws)
+    simulator.injector.record = frozenset({"organizations:TagResource"})
+    simulator.injector.requests = []
+
+    result = run_pass(aws.url, apply=True)
+
+    assert result.converged, failures(result)
+    written = [json.loads(body) for _, body in simulator.injector.requests]
+    assert written == [
+        {"ResourceId": account_id, "Tags": [{"Key": "environment", "Value": "development"}]}
+    ]

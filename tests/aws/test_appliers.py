@@ -590,9 +590,15 @@ def test_a_group_is_deleted_whole_when_iam_answers_its_members_one_a_page(
     groups = [_group("Ops", ["alice"]), _group("Old", ["james"])]
     _apply(aws.url, _document(role=_role(), groups=groups))
 
-    def meddle() -> None:  # members the plan does not know of, so DeleteGroup must list them
+    def meddle() -> None:  # what the plan does not know of, so DeleteGroup must list it
         for user in ("carol", "mallory"):
             aws.iam.add_user_to_group(GroupName="Old", UserName=user)
+        for name in ("logs", "more"):
+            aws.iam.put_group_policy(
+                GroupName="Old", PolicyName=name, PolicyDocument=json.dumps(LOGS)
+            )
+        for arn in (ADMIN, READ_ONLY):
+            aws.iam.attach_group_policy(GroupName="Old", PolicyArn=arn)
         strict.settings.iam_page_size = 1
 
     text = _document(role=_role(), groups=[_group("Ops", ["alice"])], prune=True)
