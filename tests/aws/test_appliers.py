@@ -456,6 +456,37 @@ def test_a_unit_aws_says_exists_but_does_not_list_yet_is_left_to_the_next_pass(
     assert _units(aws, aws.root()) == []
 
 
+def test_a_move_into_a_unit_the_pass_could_not_create_fails_naming_it(
+    aws: Aws, acme: str, simulator: FaultyServer
+) -> None:
+    simulator.injector.faults = [
+        Fault("organizations:CreateOrganizationalUnit", code="DuplicateOrganizationalUnitException")
+    ]
+
+    units = [{"name": "Clients", "units": [{"name": "Acme"}]}]
+
+    result = run_pass(aws.url, _document(units=units, unit="Clients/Acme"), apply=True)
+
+    failed = {type(o.change).__name__: (o.status, o.reason) for o in result.outcomes}
+    assert failed["MoveAccount"] == (plan.Status.FAILED, "unit Clients/Acme does not exist")
+    assert aws.unit_path(acme) == ""  # still in the root
+
+
+def test_a_move_aws_answers_is_done_already_counts_as_applied(
+    aws: Aws, acme: str, simulator: FaultyServer
+) -> None:
+    _apply(aws.url, _document(units=[{"name": "Clients"}]))
+    # A retried move whose first answer was lost: AWS says the account is there already.
+    simulator.injector.faults = [
+        Fault("organizations:MoveAccount", code="DuplicateAccountException", times=1)
+    ]
+
+    outcomes = _apply(aws.url, _document(units=[{"name": "Clients"}], unit="Clients"))
+
+    assert outcomes == [("MoveAccount", plan.Status.APPLIED)]
+    assert simulator.injector.injected["organizations:MoveAccount"] == 1
+
+
 def test_a_unit_no_longer_declared_is_deleted_under_prune(aws: Aws, acme: str) -> None:
     _apply(aws.url, _document(units=[{"name": "Clients"}, {"name": "Legacy"}], unit="Clients"))
     clients = aws.unit_id("Clients")
