@@ -220,7 +220,10 @@ def test_the_sandbox_leaves_no_drift_after_its_first_pass(tmp_path: Path) -> Non
     daemon = Daemon(["sandbox", "--interval", "3600"], None, tmp_path)
     try:
         daemon.wait_for_passes(1, timeout=90)
-        assert daemon.passes() == 1
+        # The seed also sends the AWS change events of its drift; one may start a focused pass
+        # right after the first (nothing is left for it to do), but no scheduled pass runs.
+        events = daemon.metric("reconciler_triggers_total", source="event", result="accepted")
+        assert daemon.passes() - 1 <= (events or 0.0)
         _, text = daemon.get("/metrics")
         applied = sum(
             float(line.rsplit(" ", 1)[1])
