@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import importing
 
 if TYPE_CHECKING:  # the harness imports this module: a type-only import the other way
     import harness
@@ -77,23 +77,13 @@ def measure(
 def _one_run(
     simulator: harness.Simulator, desired: Path, options: harness.Options, log_path: Path
 ) -> ColdRun:
-    import harness
-
-    command = [sys.executable, "-m", "reconciler.cli", "plan", "--desired", str(desired)]
-    command += ["--endpoint-url", simulator.url, "--concurrency", str(options.concurrency)]
     # The children's rusage grows only when a child is reaped: the other children (the
     # simulator) run on, so the difference is this plan's process alone.
     before, simulator_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), simulator.cpu_seconds()
     started = time.monotonic()
-    with log_path.open("w") as log:
-        done = subprocess.run(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            cwd=harness.REPO,
-            timeout=harness.PASS_TIMEOUT,
-            check=False,
-        )
+    status = importing.one_shot(
+        ["plan", "--desired", str(desired)], simulator.url, options.concurrency, log_path
+    )
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ColdRun(
@@ -101,5 +91,5 @@ def _one_run(
         cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         simulator_cpu=simulator.cpu_seconds() - simulator_cpu,
         calls=sum(simulator.counts().values()),
-        status=done.returncode,
+        status=status,
     )

@@ -45,14 +45,14 @@ def measure(
     imported = workdir / "imported.yaml"
     simulator.start_counting(options.latency)
     started = time.monotonic()
-    status = _reconciler(
+    status = one_shot(
         ["import", "--output", str(imported)], url, options.concurrency, workdir / "import.log"
     )
     wall = time.monotonic() - started
     calls = simulator.counts()
     simulator.start_counting(0.0)
     started = time.monotonic()
-    plan_status = _reconciler(
+    plan_status = one_shot(
         ["plan", "--desired", str(imported)], url, options.concurrency, workdir / "import-plan.log"
     )
     plan_wall = time.monotonic() - started
@@ -69,7 +69,7 @@ def measure(
     )
 
 
-def _reconciler(arguments: list[str], url: str, concurrency: int, log_path: Path) -> int:
+def one_shot(arguments: list[str], url: str, concurrency: int, log_path: Path) -> int:
     """A one-shot reconciler command; its exit status, its output in `log_path`."""
     import harness
 
