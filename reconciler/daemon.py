@@ -45,6 +45,7 @@ from reconciler.source import Revision, Source
 
 log = logging.getLogger("reconciler")
 
+SIGNAL_CHECK = 0.5  # seconds between the main thread's looks for a signal another thread got
 SHUTDOWN_GRACE = 25.0  # seconds a pass may take to reach a safe point after SIGTERM (< 30 s)
 _LISTEN = re.compile(
     r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9.-]{0,253})):(?P<port>[0-9]{1,5})"
@@ -439,7 +440,10 @@ class Daemon:
                 }
             },
         )
-        self.stop.wait()
+        # The kernel may hand SIGTERM to any thread; its handler then runs only when the main
+        # thread next runs Python code, which an event waited on for good never lets it do.
+        while not self.stop.wait(SIGNAL_CHECK):
+            pass
         log.info("stopping: no new passes; the current one ends at a safe point")
         scheduler.shutdown(wait=False)
         self._wanted.set()  # wakes the on-demand thread, which sees the stop and ends

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 from reconciler import cli
@@ -27,6 +29,24 @@ def test_sigterm_when_idle_exits_0(aws: Aws, tmp_path: Path) -> None:
     assert seconds < 30
     lines = [json.loads(line) for line in daemon.output().splitlines()]
     assert lines[-1]["message"] == "stopped"
+
+
+def test_sigterm_the_kernel_hands_to_another_thread_stops_the_daemon(
+    aws: Aws, tmp_path: Path
+) -> None:
+    """A signal sent to the process goes to any of its threads that does not block it; kill(2)
+    with a thread's id hands it to that thread first, as the kernel may do under load."""
+    daemon = Daemon(["run", "--desired", "desired/accounts.yaml"], aws.url, tmp_path)
+    daemon.wait_for_passes(1)
+    pid = daemon.process.pid
+    (other, *_) = (int(t.name) for t in Path(f"/proc/{pid}/task").iterdir() if int(t.name) != pid)
+    os.kill(other, signal.SIGTERM)
+    try:
+        code = daemon.process.wait(timeout=30)
+    finally:
+        daemon.stop()
+    assert code == 0
+    assert json.loads(daemon.output().splitlines()[-1])["message"] == "stopped"
 
 
 def test_sigterm_in_the_middle_of_a_pass_exits_0_and_loses_nothing(
