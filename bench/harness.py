@@ -31,6 +31,7 @@ from typing import Any
 import coldplan
 import feedback
 import importing
+import profiling
 import workload
 import yaml
 
@@ -41,6 +42,7 @@ STEADY_RUNS = 3  # steady passes at the default concurrency, for a median
 # The pass at concurrency 1 only up to this size: at 10,000 accounts and 50 ms per call it
 # would take about 10,000 x 3 calls x 50 ms = 25 minutes, for a ratio already known.
 SINGLE_CONCURRENCY_LIMIT = 5000
+PROFILE_AT = 1000  # the size whose steady pass is profiled, after the measured ones
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ def daemon_child(
             answer = {"serving": True}
         elif command == "counts":
             answer = _daemon_counts(the_daemon)
+        elif command == "profile":
+            answer = profiling.profiled_pass(the_daemon)
         else:
             continue
         answers.write(json.dumps(answer) + "\n")
@@ -366,6 +370,7 @@ class SizeResult:
     feedback: feedback.Feedback | None = None
     imported: importing.ImportRun | None = None  # the import round trip, last
     cold: coldplan.ColdPlan | None = None  # the cold plan, right after the build
+    profile: profiling.Profile | None = None  # a steady pass under the profiler
 
     def row(self, name: str, concurrency: int) -> Row | None:
         return next((r for r in self.rows if r.name == name and r.concurrency == concurrency), None)
@@ -414,6 +419,10 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         say(f"warm-up pass (latency 0): {warm['wall']:.1f} s, planned {warm['drift']} changes")
         for _ in range(STEADY_RUNS):
             result.rows.append(measure(child, simulator, n, "steady", options.latency))
+        if n == PROFILE_AT:
+            simulator.start_counting(options.latency)
+            result.profile = profiling.from_answer(child.ask("profile"))
+            say(f"steady pass under the profiler: CPU s {result.profile.cpu:.1f}")
         ids = workload.account_ids(url)
         drifted = workload.drifted_accounts(ids, n, options.drift_share)
         result.drifted = len(drifted)

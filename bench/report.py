@@ -25,8 +25,9 @@ targets ("median" is the median of 3 runs):
 - `plan` on the document `reconciler import` wrote of the built organization exits 0, with
   every account declared.
 
-Figures printed without a target of their own: the cold plan's CPU per account, and the wall
-time of the steady pass against the simulator's CPU time.
+Figures printed without a target of their own: the cold plan's CPU per account, the wall
+time of the steady pass against the simulator's CPU time, and where a steady pass at 1,000
+accounts spends the reconciler's CPU (`profiling`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def print_report(results: list[harness.SizeResult], options: harness.Options) ->
     _print_table(results, options)
     _print_cold_plans(results, options)
     _print_steady_medians(results, options)
+    _print_profiles(results)
     _print_import_table(results, options)
     _print_calls_by_operation(results, options)
     _print_feedback(results)
@@ -166,6 +168,27 @@ def _print_steady_medians(results: list[harness.SizeResult], options: harness.Op
             f"{steady.simulator_cpu:.2f} s, wall/sim CPU {ratio:.2f}; reconciler CPU "
             f"{steady.cpu:.2f} s = {steady.cpu / result.accounts * 1000:.2f} ms/account; "
             f"{steady.daemon_total / result.accounts:.3f} calls/account"
+        )
+
+
+def _print_profiles(results: list[harness.SizeResult]) -> None:
+    for result in results:
+        profile = result.profile
+        if profile is None:
+            continue
+        print()
+        print(
+            f"where a steady pass at {result.accounts} accounts spends the reconciler's CPU "
+            f"(cProfile in every thread, own time; {profile.cpu:.1f} CPU s profiled)"
+        )
+        _print_aligned(
+            [("where", "share"), *((g, f"{share:.1%}") for g, share in profile.groups)],
+            left=frozenset({0}),
+        )
+        print()
+        _print_aligned(
+            [("function", "share"), *((f, f"{share:.1%}") for f, share in profile.top)],
+            left=frozenset({0}),
         )
 
 
