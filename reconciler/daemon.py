@@ -33,7 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from reconciler import logs, reconcile, webhook
+from reconciler import allocator, logs, reconcile, webhook
 from reconciler.aws.queue import EventQueue, Message
 from reconciler.aws.sessions import Sessions, new_session_name
 from reconciler.core import events, load, scope, spec, state
@@ -151,6 +151,7 @@ class Demand:
 
 class Daemon:
     def __init__(self, settings: Settings, source: Source, metrics: Metrics | None = None) -> None:
+        allocator.use_few_arenas()  # before the first reader thread starts
         self.settings = settings
         self.source = source
         self.metrics = metrics or Metrics()
