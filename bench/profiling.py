@@ -21,24 +21,20 @@ from typing import Any
 TOP = 12  # functions listed by own time
 
 # The first rule whose fragment the file's path holds names the group; the order matters, as
-# botocore's vendored packages live under botocore.
+# botocore's vendored packages live under botocore. Any other file counts for its top package
+# or module (the standard library's email, hmac, urllib, ...).
 GROUPS = (
     ("/reconciler/", "reconciler"),
     ("/urllib3/", "urllib3 and http.client"),
     ("/http/client.py", "urllib3 and http.client"),
     ("/socket.py", "urllib3 and http.client"),
-    ("/ssl.py", "urllib3 and http.client"),
     ("/botocore/", "botocore"),
     ("/boto3/", "botocore"),
-    ("/yaml/", "yaml"),
-    ("/pydantic", "pydantic"),
-    ("/prometheus_client/", "prometheus_client"),
+    ("/email/", "email (http.client's header parsing)"),
     ("/concurrent/", "threads and locks"),
     ("/threading.py", "threads and locks"),
     ("/queue.py", "threads and locks"),
-    ("/logging/", "logging"),
-    ("/xml/", "XML parsing"),
-    ("/email/", "email header parsing"),
+    ("<frozen", "imports"),
     ("~", "built-ins called from nowhere else"),
 )
 
@@ -112,7 +108,8 @@ def _attributed(
 
 
 def _group(path: str) -> str:
-    return next((group for fragment, group in GROUPS if fragment in path), "other")
+    known = next((group for fragment, group in GROUPS if fragment in path), None)
+    return known or _short(path).split("/", 1)[0].removesuffix(".py")
 
 
 def _name(function: Function) -> str:

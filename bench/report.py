@@ -48,6 +48,7 @@ PEAK_MB = 100.0
 HUGE_SECONDS = 300.0
 SPEED_UP = 6.0
 COST_GROWTH = 0.05  # calls per account at 1,000 against the smallest size
+PROFILE_SHOWN = 0.005  # the share from which a group of the profile is listed on its own
 
 
 def print_report(results: list[harness.SizeResult], options: harness.Options) -> bool:
@@ -181,8 +182,14 @@ def _print_profiles(results: list[harness.SizeResult]) -> None:
             f"where a steady pass at {result.accounts} accounts spends the reconciler's CPU "
             f"(cProfile in every thread, own time; {profile.cpu:.1f} CPU s profiled)"
         )
+        shown = [(g, share) for g, share in profile.groups if share >= PROFILE_SHOWN]
+        rest = 1.0 - sum(share for _, share in shown)
         _print_aligned(
-            [("where", "share"), *((g, f"{share:.1%}") for g, share in profile.groups)],
+            [
+                ("where", "share"),
+                *((g, f"{share:.1%}") for g, share in shown),
+                (f"the rest (each under {PROFILE_SHOWN:.1%})", f"{rest:.1%}"),
+            ],
             left=frozenset({0}),
         )
         print()
