@@ -174,3 +174,23 @@ def test_create_account_refused_for_throttling_is_sent_again(
     assert result.converged, failures(result)
     assert simulator.injector.counts[CREATE] == len(CREATED_NAMES) + 2
     assert [a for a in aws.accounts() if a == ACME_PROD] == [ACME_PROD]
+
+
+def test_a_record_aws_will_not_remove_leaves_the_creation_done_and_says_which_request(
+    aws: Aws, simulator: FaultyServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Removing the record of a finished request is refused; the account exists all the same.
+    simulator.injector.faults = [Fault("organizations:UntagResource", code="AccessDeniedException")]
+
+    result = run_pass(aws.url, apply=True)
+
+    assert _creation(result, "acme-prod").status == plan.Status.APPLIED
+    assert ACME_PROD in aws.accounts()
+    records = _records(aws)
+    assert len(records) == len(CREATED_NAMES)  # each stays, stale but harmless
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    for key in records:
+        request = key.rsplit(":", 1)[1]
+        (line,) = (w for w in warnings if request in w)
+        assert line.startswith(f"could not remove the record of creation request {request}: ")
+        assert "AccessDenied" in line
