@@ -392,6 +392,9 @@ def test_an_adopted_role_is_marked_for_its_instance_and_keeps_its_tags(
 # --- units ---------------------------------------------------------------------------------
 
 
+UNITS_PER_PAGE = 20  # Organizations' largest page of ListOrganizationalUnitsForParent
+
+
 def _units(aws: Aws, parent: str) -> list[tuple[str, str]]:
     """The (name, id) of the units under `parent`, duplicates and all."""
     units = aws.org.list_organizational_units_for_parent(ParentId=parent)["OrganizationalUnits"]
@@ -434,6 +437,40 @@ def test_a_unit_made_by_hand_before_the_pass_creates_it_is_used_not_duplicated(
     assert _units(aws, root) == [("Clients", made["id"]), ("Other", other["Id"])]
     assert [name for name, _ in _units(aws, made["id"])] == ["Acme"]
     assert aws.unit_path(acme) == "Clients/Acme"
+
+
+def test_a_unit_made_by_hand_past_the_first_page_of_its_parents_listing_is_found(
+    aws: Aws, acme: str, simulator: FaultyServer
+) -> None:
+    """Organizations lists at most 20 units a page: the pass reads on to the page naming it."""
+    root = aws.root()
+    for i in range(UNITS_PER_PAGE):
+        aws.org.create_organizational_unit(ParentId=root, Name=f"Other-{i:02d}")
+    made: dict[str, str] = {}
+
+    def make_unit() -> None:
+        unit = aws.org.create_organizational_unit(ParentId=root, Name="Clients")
+        made["id"] = unit["OrganizationalUnit"]["Id"]
+        simulator.injector.faults = [
+            Fault(
+                "organizations:CreateOrganizationalUnit",
+                code="DuplicateOrganizationalUnitException",
+                message="An OU with the same name already exists.",
+                body_contains='"Clients"',
+            )
+        ]
+
+    hook = _once(
+        "organizations.CreateOrganizationalUnit", lambda f: f["Name"] == "Clients", make_unit
+    )
+    first_page = aws.org.list_organizational_units_for_parent(ParentId=root)
+
+    outcomes = _apply(aws.url, _document(units=[{"name": "Clients"}], unit="Clients"), hook=hook)
+
+    assert len(first_page["OrganizationalUnits"]) == UNITS_PER_PAGE  # Clients came after them
+    assert outcomes == [("CreateUnit", plan.Status.APPLIED), ("MoveAccount", plan.Status.APPLIED)]
+    assert aws.unit_path(acme) == "Clients"
+    assert aws.org.list_parents(ChildId=acme)["Parents"][0]["Id"] == made["id"]
 
 
 def test_a_unit_aws_says_exists_but_does_not_list_yet_is_left_to_the_next_pass(
