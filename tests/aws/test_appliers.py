@@ -524,6 +524,17 @@ def test_a_move_aws_answers_is_done_already_counts_as_applied(
     assert simulator.injector.injected["organizations:MoveAccount"] == 1
 
 
+def test_an_account_moves_from_one_unit_to_another(aws: Aws, acme: str) -> None:
+    """AWS moves an account only from the parent it is in: the pass names that unit."""
+    units = [{"name": "Clients"}, {"name": "Legacy", "units": [{"name": "Archive"}]}]
+    _apply(aws.url, _document(units=units, unit="Legacy/Archive"))
+
+    outcomes = _apply(aws.url, _document(units=units, unit="Clients"))
+
+    assert outcomes == [("MoveAccount", plan.Status.APPLIED)]
+    assert aws.unit_path(acme) == "Clients"
+
+
 def test_a_unit_no_longer_declared_is_deleted_under_prune(aws: Aws, acme: str) -> None:
     _apply(aws.url, _document(units=[{"name": "Clients"}, {"name": "Legacy"}], unit="Clients"))
     clients = aws.unit_id("Clients")

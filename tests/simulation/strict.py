@@ -18,6 +18,7 @@ keys act in the management account), recorded, and then, by `StrictSettings`:
   role and 5,120 per group; DeleteGroup refuses a group with members or policies;
 - account states: Account objects carry `State` (settable per account) and no `Status`, and
   AssumeRole into an account that is not ACTIVE is denied;
+- moves: MoveAccount from a parent the account is not in is refused (moto moves it anyway);
 - partitions: requests carry ARNs of the configured partition (moto sees `arn:aws:`), ARNs of
   another partition are refused, and answers name the configured partition.
 
@@ -374,6 +375,7 @@ class StrictAws:
             "CreateAccount": self._create_account,
             "DescribeCreateAccountStatus": self._describe_creation,
             "ListCreateAccountStatus": self._list_creations,
+            "MoveAccount": self._move_account,
         }.get(call.operation)
         if handler is not None:
             return handler(call)
@@ -381,6 +383,18 @@ class StrictAws:
             return self._organizations_write(call)
         answer = self._forward(call)
         return self._restate(answer) if call.operation in ACCOUNT_READS else answer
+
+    def _move_account(self, call: Call) -> Answer:
+        """A move whose SourceParentId is not where the account is now is refused, as AWS
+        refuses it (moto moves the account from wherever it is)."""
+        account_id = str(call.fields.get("AccountId", ""))
+        source = call.fields.get("SourceParentId")
+        accounts = organizations_backends[call.account]["aws"].accounts
+        account = next((a for a in accounts if a.id == account_id), None)
+        if account is not None and source != account.parent_id:
+            message = "We can't find a source root or OU with the ParentId that you specified."
+            return self._refuse("source", call, 400, "SourceParentNotFoundException", message)
+        return self._organizations_write(call)
 
     def _organizations_write(self, call: Call) -> Answer:
         """A write that conflicts at random or with another write in flight on its entity."""

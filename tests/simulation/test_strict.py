@@ -79,6 +79,35 @@ def test_a_conflicted_move_account_leaves_the_account_where_it_was(
     assert strict.injected["conflict"] == 1
 
 
+def test_a_move_from_a_parent_the_account_is_not_in_is_refused(
+    aws: Clients, strict: StrictAws
+) -> None:
+    strict.settings.conflict_rate = 0.0
+    account_id = aws.create_account("member")["AccountId"]
+    units = [
+        aws.org.create_organizational_unit(ParentId=root(aws), Name=name)["OrganizationalUnit"]
+        for name in ("workloads", "sandbox")
+    ]
+    aws.org.move_account(
+        AccountId=account_id, SourceParentId=root(aws), DestinationParentId=units[0]["Id"]
+    )
+
+    error = refused(
+        aws.org.move_account,
+        AccountId=account_id,
+        SourceParentId=root(aws),  # where it was, not where it is
+        DestinationParentId=units[1]["Id"],
+    )
+
+    assert error["Code"] == "SourceParentNotFoundException"
+    assert aws.org.list_parents(ChildId=account_id)["Parents"][0]["Id"] == units[0]["Id"]
+    aws.org.move_account(
+        AccountId=account_id, SourceParentId=units[0]["Id"], DestinationParentId=units[1]["Id"]
+    )
+    assert aws.org.list_parents(ChildId=account_id)["Parents"][0]["Id"] == units[1]["Id"]
+    assert strict.injected["source"] == 1
+
+
 def test_a_conflicted_iam_write_answers_409_and_changes_nothing(
     aws: Clients, strict: StrictAws
 ) -> None:
