@@ -526,7 +526,10 @@ def test_a_move_aws_answers_is_done_already_counts_as_applied(
 
 def test_an_account_moves_from_one_unit_to_another(aws: Aws, acme: str) -> None:
     """AWS moves an account only from the parent it is in: the pass names that unit."""
-    units = [{"name": "Clients"}, {"name": "Legacy", "units": [{"name": "Archive"}]}]
+    units: list[dict[str, Any]] = [
+        {"name": "Clients"},
+        {"name": "Legacy", "units": [{"name": "Archive"}]},
+    ]
     _apply(aws.url, _document(units=units, unit="Legacy/Archive"))
 
     outcomes = _apply(aws.url, _document(units=units, unit="Clients"))
