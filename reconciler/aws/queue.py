@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-import boto3
 import botocore.config
+import botocore.session
 
 from reconciler.aws.sessions import CONNECT_TIMEOUT, translated
 from reconciler.core.errors import ReconcilerError
@@ -68,9 +68,10 @@ class EventQueue:
             read_timeout=WAIT_SECONDS + 10,  # the long poll itself takes up to WAIT_SECONDS
         )
         with translated("sqs:client"):
-            self._client: SQSClient = boto3.Session().client(
+            client = botocore.session.get_session().create_client(
                 "sqs", region_name=region, endpoint_url=endpoint_url, config=config
             )
+        self._client = cast("SQSClient", client)
 
     def on_event(self, event: str, handler: Callable[..., None]) -> None:
         """Register a botocore event handler on the queue's client (the API call counter)."""

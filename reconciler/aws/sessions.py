@@ -1,4 +1,4 @@
-"""The one way into accounts: boto3 clients for the management account and, through the
+"""The one way into accounts: botocore clients for the management account and, through the
 bootstrap role, for every member account; and the translation of botocore's errors.
 
 Clients are typed by the boto3 stub packages (a development dependency, imported for type
@@ -6,9 +6,14 @@ checking only), so a misspelt operation or argument is a type error. Every reque
 through an `AccountClient`, which binds it to its account and turns what botocore raises into
 the classes of errors.py.
 
-Credentials come from boto3's standard chain; `endpoint_url` (or `AWS_ENDPOINT_URL`) points
+Credentials come from the standard chain; `endpoint_url` (or `AWS_ENDPOINT_URL`) points
 every client at any AWS-compatible endpoint. Assumed-role credentials are cached per account
-and refreshed before they expire. Nothing else in the project builds a boto3 client.
+and refreshed before they expire. Nothing else in the project builds a client for the
+organization's accounts.
+
+Clients are made from botocore sessions, as boto3 makes them: boto3's own `Session` adds only
+resources and S3 transfers, and importing it imports those (s3transfer, multiprocessing), some
+3 MB and 50 ms of every start that nothing here uses.
 """
 
 from __future__ import annotations
@@ -25,7 +30,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, Literal, TypedDict, TypeVar, cast
 
-import boto3
 import botocore.client
 import botocore.config
 import botocore.credentials
@@ -308,19 +312,21 @@ class Sessions:
         session_name: str | None = None,
     ) -> None:
         management = _parsing_lightly(botocore.session.get_session())
-        with translated("boto3:Session"):  # an AWS_PROFILE that does not exist fails here
-            self._session = boto3.Session(botocore_session=management)
-        self._region = region or self._session.region_name or "us-east-1"
+        with translated("AWS configuration"):  # an AWS_PROFILE that does not exist fails here
+            configured_region = management.get_config_variable("region")
+            loader = management.get_component("data_loader")
+        self._session = management
+        self._region = region or configured_region or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
         members = _parsing_lightly(botocore.session.Session())
         # One loader for both: each would otherwise hold its own copy of IAM's service model
         # (some 12 MB); the models are read-only once loaded.
-        members.register_component("data_loader", management.get_component("data_loader"))
+        members.register_component("data_loader", loader)
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
-        self._members = boto3.Session(botocore_session=members)
+        self._members = members
         self._endpoint_url = endpoint_url
         self.management_account_id = management_account_id
         self.bootstrap_role = bootstrap_role
@@ -342,9 +348,9 @@ class Sessions:
         # botocore's stubs declare handlers as returning None; needs-retry's return the delay.
         needs_retry = cast(Callable[..., None], retries.needs_retry)
         for session in (self._session, self._members):
-            session.events.register("needs-retry", needs_retry)
-            session.events.register("before-send", retries.pace)
-            session.events.register("before-parameter-build", _note_request)
+            session.register("needs-retry", needs_retry)
+            session.register("before-send", retries.pace)
+            session.register("before-parameter-build", cast(Callable[..., None], _note_request))
 
     def identity(self) -> Identity:
         """Whose credentials these are (GetCallerIdentity), asked once."""
@@ -359,8 +365,8 @@ class Sessions:
 
     def on_event(self, event: str, handler: Callable[..., None]) -> None:
         """Register a botocore event handler on every client made from now on."""
-        self._session.events.register(event, handler)
-        self._members.events.register(event, handler)
+        self._session.register(event, handler)
+        self._members.register(event, handler)
 
     def iam(self, account_id: str | None = None) -> AccountClient[IAMClient]:
         """IAM acting in `account_id` (default: the management account's credentials)."""
@@ -378,11 +384,11 @@ class Sessions:
         return AccountClient(cast("STSClient", self._shared("sts")))
 
     def _shared(self, service: _Service, *, member: bool = False) -> botocore.client.BaseClient:
-        with self._lock:  # creating clients from one session is not thread-safe in boto3
+        with self._lock:  # creating clients from one session is not thread-safe in botocore
             key = (service, member)
             if key not in self._clients:
                 session = self._members if member else self._session
-                self._clients[key] = session.client(
+                self._clients[key] = session.create_client(
                     service,
                     region_name=self._region,
                     endpoint_url=self._endpoint_url,

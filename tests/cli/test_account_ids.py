@@ -76,3 +76,21 @@ def test_ids_of_accounts_found_are_not_reported_unknown(tmp_path: Path) -> None:
         ("222222222222", None),
         ("333333333333", None),
     ]
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_a_profile_that_does_not_exist_is_one_line_before_any_call(
+    offline: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "prod-typo")
+    desired = documents.write(tmp_path, documents.UNCREATED)
+
+    assert cli.main([command, "--desired", str(desired)]) == 1
+
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "error: AWS configuration: The config profile (prod-typo) could not be found\n"
