@@ -14,8 +14,6 @@ import json
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
@@ -114,13 +112,20 @@ def seed(url: str) -> None:
 
 
 # --- plain boto3, as a person would use it ------------------------------------------------------
+# boto3 is imported where a client is made, never at the top: the daemon's child process imports
+# this module for a constant, and should carry the product's imports only, so that the memory
+# it reports is the product's (boto3 brings S3 transfers and multiprocessing, some 2 MB).
 
 
 def organizations(url: str) -> OrganizationsClient:
+    import boto3
+
     return boto3.client("organizations", endpoint_url=url, region_name=REGION)
 
 
 def iam_client(url: str, credentials: CredentialsTypeDef | None = None) -> IAMClient:
+    import boto3
+
     if credentials is None:
         return boto3.client("iam", endpoint_url=url, region_name=REGION)
     return boto3.client(
@@ -134,10 +139,14 @@ def iam_client(url: str, credentials: CredentialsTypeDef | None = None) -> IAMCl
 
 
 def sqs(url: str) -> SQSClient:
+    import boto3
+
     return boto3.client("sqs", endpoint_url=url, region_name=REGION)
 
 
 def sts(url: str) -> STSClient:
+    import boto3
+
     return boto3.client("sts", endpoint_url=url, region_name=REGION)
 
 
