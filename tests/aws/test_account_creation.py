@@ -4,11 +4,17 @@ account whose bootstrap role is not assumable yet, and never a blind retry."""
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
+from reconciler import reconcile
 from reconciler.aws import write
 from reconciler.core import plan
-from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
+from tests.aws.support import EXAMPLE_TEXT, Aws, failures, parse, run_pass
 from tests.faults.support import CREATED_NAMES, assert_example_state
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
@@ -194,3 +200,91 @@ def test_a_record_aws_will_not_remove_leaves_the_creation_done_and_says_which_re
         (line,) = (w for w in warnings if request in w)
         assert line.startswith(f"could not remove the record of creation request {request}: ")
         assert "AccessDenied" in line
+
+
+def test_a_new_account_gets_the_bootstrap_role_the_document_names(
+    aws: Aws, simulator: FaultyServer
+) -> None:
+    simulator.injector.record = frozenset({CREATE})
+    text = EXAMPLE_TEXT.replace(
+        "bootstrap_role: OrganizationAccountAccessRole", "bootstrap_role: ReconcilerBootstrap"
+    )
+
+    run_pass(aws.url, text, apply=True, timings=write.Timings(access=1.0))
+
+    asked = [json.loads(body) for _, body in simulator.injector.requests]
+    assert len(asked) == len(CREATED_NAMES)
+    assert {request["RoleName"] for request in asked} == {"ReconcilerBootstrap"}
+
+
+def _request_of(aws: Aws, name: str) -> str:
+    """The id of the CreateAccount request of the account `name`, as AWS lists it."""
+    statuses = aws.org.list_create_account_status()["CreateAccountStatuses"]
+    return next(str(s["Id"]) for s in statuses if s["AccountName"] == name)
+
+
+def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
+    aws: Aws, strict: StrictAws
+) -> None:
+    strict.settings.creation_polls = 10_000  # AWS takes longer than the pass waits
+
+    result = run_pass(aws.url, apply=True, timings=write.Timings(creation=0.3, poll=(0.02, 0.05)))
+
+    creation = _creation(result, "acme-prod")
+    assert creation.status == plan.Status.SKIPPED
+    request = _request_of(aws, "acme-prod")
+    assert creation.reason == f"CreateAccount request {request} still in progress"
+
+
+def test_a_creation_polled_again_and_again_is_waited_for_to_the_end(
+    aws: Aws, strict: StrictAws
+) -> None:
+    strict.settings.creation_polls = 3  # three polls answer IN_PROGRESS, the fourth SUCCEEDED
+
+    result = run_pass(aws.url, apply=True, timings=write.Timings(access=1.0, poll=(0.01, 0.04)))
+
+    assert _creation(result, "acme-prod").status == plan.Status.APPLIED
+    assert ACME_PROD in aws.accounts()
+
+
+def _stop_after(event: str, stop: threading.Event) -> Callable[..., None]:
+    def handler(parsed: dict[str, Any], **_: Any) -> None:
+        if event.endswith("AssumeRole") and "Error" not in parsed:
+            return  # an account already reachable: not the new one's wait
+        stop.set()
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("event", "polls", "resumes"),
+    [
+        (
+            "after-call.organizations.DescribeCreateAccountStatus",
+            10_000,
+            "CreateAccount request {} resumes next pass",
+        ),
+        ("after-call.sts.AssumeRole", 0, "its roles are made next pass"),
+    ],
+    ids=["creation", "access"],
+)
+def test_a_shutdown_during_a_wait_on_a_new_account_says_what_resumes(
+    aws: Aws, strict: StrictAws, event: str, polls: int, resumes: str
+) -> None:
+    """SIGTERM while a lane waits on AWS for a new account (its creation, then its bootstrap
+    role): the change ends at once, and its reason says what the next pass takes up."""
+    strict.settings.creation_polls = polls
+    strict.settings.access_delay_calls = 10_000
+    stop = threading.Event()
+    document = parse(EXAMPLE_TEXT)
+    sessions = reconcile.sessions_for(document, aws.url, concurrency=4)
+    sessions.on_event(event, _stop_after(event, stop))
+
+    result = reconcile.reconcile(
+        document, sessions, apply=True, concurrency=4, stop=stop, timings=write.Timings(access=60)
+    )
+
+    creation = _creation(result, "acme-prod")
+    assert creation.status == plan.Status.SKIPPED
+    reason = f"not finished: shutting down; {resumes.format(_request_of(aws, 'acme-prod'))}"
+    assert creation.reason == reason
