@@ -288,3 +288,23 @@ def test_a_shutdown_during_a_wait_on_a_new_account_says_what_resumes(
     assert creation.status == plan.Status.SKIPPED
     reason = f"not finished: shutting down; {resumes.format(_request_of(aws, 'acme-prod'))}"
     assert creation.reason == reason
+
+
+def test_a_request_aws_will_not_record_is_created_all_the_same_and_the_cost_said(
+    aws: Aws, simulator: FaultyServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Tagging the root with the request's record is refused; the accounts matter more.
+    simulator.injector.faults = [
+        Fault("organizations:TagResource", code="AccessDeniedException", body_contains=aws.root())
+    ]
+
+    result = run_pass(aws.url, apply=True, timings=write.Timings(access=1.0))
+
+    assert _creation(result, "acme-prod").status == plan.Status.APPLIED
+    assert ACME_PROD in aws.accounts()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    (line,) = (w for w in warnings if "acme-prod" in w)
+    assert line.startswith(
+        "could not record the creation request of acme-prod (a failure would be requested "
+        "again next pass): "
+    )
