@@ -401,15 +401,13 @@ def _units(aws: Aws, parent: str) -> list[tuple[str, str]]:
     return sorted((u["Name"], u["Id"]) for u in units)
 
 
-def test_a_unit_made_by_hand_before_the_pass_creates_it_is_used_not_duplicated(
-    aws: Aws, acme: str, simulator: FaultyServer
-) -> None:
-    root = aws.root()
-    other = aws.org.create_organizational_unit(ParentId=root, Name="Other")["OrganizationalUnit"]
+def _clients_made_by_hand_first(aws: Aws, simulator: FaultyServer) -> tuple[Hook, dict[str, str]]:
+    """A hook that makes the unit Clients under the root by hand just before the pass asks
+    for it, and the id it got (under "id", once made)."""
     made: dict[str, str] = {}
 
     def make_unit() -> None:
-        unit = aws.org.create_organizational_unit(ParentId=root, Name="Clients")
+        unit = aws.org.create_organizational_unit(ParentId=aws.root(), Name="Clients")
         made["id"] = unit["OrganizationalUnit"]["Id"]
         # What AWS answers from now on to a unit of that name under the root (moto would
         # make a second one).
@@ -424,6 +422,15 @@ def test_a_unit_made_by_hand_before_the_pass_creates_it_is_used_not_duplicated(
     hook = _once(
         "organizations.CreateOrganizationalUnit", lambda f: f["Name"] == "Clients", make_unit
     )
+    return hook, made
+
+
+def test_a_unit_made_by_hand_before_the_pass_creates_it_is_used_not_duplicated(
+    aws: Aws, acme: str, simulator: FaultyServer
+) -> None:
+    root = aws.root()
+    other = aws.org.create_organizational_unit(ParentId=root, Name="Other")["OrganizationalUnit"]
+    hook, made = _clients_made_by_hand_first(aws, simulator)
     units = [{"name": "Clients", "units": [{"name": "Acme"}]}]
 
     outcomes = _apply(aws.url, _document(units=units, unit="Clients/Acme"), hook=hook)
@@ -446,23 +453,7 @@ def test_a_unit_made_by_hand_past_the_first_page_of_its_parents_listing_is_found
     root = aws.root()
     for i in range(UNITS_PER_PAGE):
         aws.org.create_organizational_unit(ParentId=root, Name=f"Other-{i:02d}")
-    made: dict[str, str] = {}
-
-    def make_unit() -> None:
-        unit = aws.org.create_organizational_unit(ParentId=root, Name="Clients")
-        made["id"] = unit["OrganizationalUnit"]["Id"]
-        simulator.injector.faults = [
-            Fault(
-                "organizations:CreateOrganizationalUnit",
-                code="DuplicateOrganizationalUnitException",
-                message="An OU with the same name already exists.",
-                body_contains='"Clients"',
-            )
-        ]
-
-    hook = _once(
-        "organizations.CreateOrganizationalUnit", lambda f: f["Name"] == "Clients", make_unit
-    )
+    hook, made = _clients_made_by_hand_first(aws, simulator)
     first_page = aws.org.list_organizational_units_for_parent(ParentId=root)
 
     outcomes = _apply(aws.url, _document(units=[{"name": "Clients"}], unit="Clients"), hook=hook)
