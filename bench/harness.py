@@ -422,6 +422,7 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         if n == PROFILE_AT:
             simulator.start_counting(options.latency)
             result.profile = profiling.from_answer(child.ask("profile"))
+            simulator.start_counting(0.0)
             say(f"steady pass under the profiler: CPU s {result.profile.cpu:.1f}")
         ids = workload.account_ids(url)
         drifted = workload.drifted_accounts(ids, n, options.drift_share)

@@ -16,9 +16,11 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 TOP = 12  # functions listed by own time
+_CHECKOUT = f"{Path(__file__).resolve().parents[1]}/"  # the repository, where reconciler/ is
 
 # The first rule whose fragment the file's path holds names the group; the order matters, as
 # botocore's vendored packages live under botocore. Any other file counts for its top package
@@ -118,12 +120,13 @@ def _name(function: Function) -> str:
 
 
 def _short(path: str) -> str:
-    """The path from its package down: botocore/parsers.py, not the whole virtualenv path."""
-    for marker in ("/site-packages/", "/lib/python3.", "/work/", "/reconciler/"):
+    """The path from its package down: botocore/parsers.py or reconciler/aws/read.py, not the
+    whole virtualenv or checkout path."""
+    for marker in ("/site-packages/", "/lib/python3."):  # a virtualenv may be in the checkout
         if marker in path:
             tail = path.split(marker, 1)[1]
             return tail.split("/", 1)[1] if marker == "/lib/python3." else tail
-    return path
+    return path.removeprefix(_CHECKOUT)
 
 
 def from_answer(answer: dict[str, Any]) -> Profile:
