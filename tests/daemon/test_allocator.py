@@ -7,6 +7,7 @@ import platform
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.daemon.support import REPO
 # all at once, then glibc lists its heaps (one per arena).
 _THREADS_THEN_ARENAS = textwrap.dedent(
     """
-    import ctypes, os, sys, tempfile, threading
+    import ctypes, sys, threading
     from reconciler import allocator
     if sys.argv[1] == "capped":
         print(allocator.use_few_arenas())
@@ -29,20 +30,19 @@ _THREADS_THEN_ARENAS = textwrap.dedent(
     for t in threads: t.join()
     libc = ctypes.CDLL(None)
     libc.fopen.restype = ctypes.c_void_p
-    path = tempfile.mktemp()
-    stream = libc.fopen(path.encode(), b"w")
+    stream = libc.fopen(sys.argv[2].encode(), b"w")
     libc.malloc_info(0, ctypes.c_void_p(stream))
     libc.fclose(ctypes.c_void_p(stream))
-    report = open(path).read()
-    os.unlink(path)
+    report = open(sys.argv[2]).read()
     print(report.count("<heap nr="))
     """
 )
 
 
-def _run(mode: str, **env: str) -> list[str]:
+def _run(tmp_path: Path, mode: str, **env: str) -> list[str]:
+    report = tmp_path / "malloc_info.xml"
     done = subprocess.run(
-        [sys.executable, "-c", _THREADS_THEN_ARENAS, mode],
+        [sys.executable, "-c", _THREADS_THEN_ARENAS, mode, str(report)],
         cwd=REPO,
         env={"PATH": "/usr/bin:/bin", **env},
         capture_output=True,
@@ -58,15 +58,15 @@ def _glibc() -> None:
     assert platform.libc_ver()[0] == "glibc", "the container and CI run on glibc"
 
 
-def test_threads_share_two_arenas_once_capped() -> None:
-    assert _run("capped") == ["True", "2"]
+def test_threads_share_two_arenas_once_capped(tmp_path: Path) -> None:
+    assert _run(tmp_path, "capped") == ["True", "2"]
 
 
-def test_without_the_cap_the_same_threads_spread_over_more_arenas() -> None:
+def test_without_the_cap_the_same_threads_spread_over_more_arenas(tmp_path: Path) -> None:
     """The workload above does show the cap: without it, glibc gives the threads more."""
-    (arenas,) = _run("default")
+    (arenas,) = _run(tmp_path, "default")
     assert int(arenas) > 2
 
 
-def test_an_operators_own_setting_is_left_alone() -> None:
-    assert _run("capped", MALLOC_ARENA_MAX="4") == ["False", "4"]
+def test_an_operators_own_setting_is_left_alone(tmp_path: Path) -> None:
+    assert _run(tmp_path, "capped", MALLOC_ARENA_MAX="4") == ["False", "4"]
