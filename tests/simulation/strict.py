@@ -375,7 +375,6 @@ class StrictAws:
             "CreateAccount": self._create_account,
             "DescribeCreateAccountStatus": self._describe_creation,
             "ListCreateAccountStatus": self._list_creations,
-            "MoveAccount": self._move_account,
         }.get(call.operation)
         if handler is not None:
             return handler(call)
@@ -383,18 +382,6 @@ class StrictAws:
             return self._organizations_write(call)
         answer = self._forward(call)
         return self._restate(answer) if call.operation in ACCOUNT_READS else answer
-
-    def _move_account(self, call: Call) -> Answer:
-        """A move whose SourceParentId is not where the account is now is refused, as AWS
-        refuses it (moto moves the account from wherever it is)."""
-        account_id = str(call.fields.get("AccountId", ""))
-        source = call.fields.get("SourceParentId")
-        accounts = organizations_backends[call.account]["aws"].accounts
-        account = next((a for a in accounts if a.id == account_id), None)
-        if account is not None and source != account.parent_id:
-            message = "We can't find a source root or OU with the ParentId that you specified."
-            return self._refuse("source", call, 400, "SourceParentNotFoundException", message)
-        return self._organizations_write(call)
 
     def _organizations_write(self, call: Call) -> Answer:
         """A write that conflicts at random or with another write in flight on its entity."""
@@ -410,10 +397,24 @@ class StrictAws:
             return self._refuse(kind, call, 400, code, ORGANIZATIONS_CONFLICT)
         try:
             time.sleep(self.settings.write_latency)
-            return self._forward(call)
+            # Checked while the entity is busy: no other write can move the account meanwhile.
+            return self._wrong_source(call) or self._forward(call)
         finally:
             with self._lock:
                 self._busy.discard(target)
+
+    def _wrong_source(self, call: Call) -> Answer | None:
+        """A MoveAccount whose SourceParentId is not where the account is now is refused, as
+        AWS refuses it (moto moves the account from wherever it is); None for anything else."""
+        if call.operation != "MoveAccount":
+            return None
+        account_id = str(call.fields.get("AccountId", ""))
+        accounts = organizations_backends[call.account]["aws"].accounts
+        account = next((a for a in accounts if a.id == account_id), None)
+        if account is None or call.fields.get("SourceParentId") == account.parent_id:
+            return None
+        message = "We can't find a source root or OU with the ParentId that you specified."
+        return self._refuse("source", call, 400, "SourceParentNotFoundException", message)
 
     def _restate(self, answer: Answer) -> Answer:
         """Account objects as AWS now returns them: `State` set, `Status` (retiring) gone."""
