@@ -69,6 +69,7 @@ class Timings:
     creation: float = 30 * 60  # a CreateAccount request; AWS usually needs a few minutes
     poll: tuple[float, float] = (1.0, 15.0)  # first and longest wait between status polls
     access: float = 300  # a new account's bootstrap role becoming assumable
+    access_waits: tuple[float, float] = (1.0, 15.0)  # first and longest wait between tries
     settle: float = 30  # a just-created role or group becoming visible to IAM's other calls
 
 
@@ -507,7 +508,9 @@ def _wait_for_access(context: Context, name: str, account_id: str) -> None:
     assume = functools.partial(context.sessions.iam, account_id)
     resumes = "its roles are made next pass"
     try:
-        context.retrying(assume, AccessError, context.timings.access, (1.0, 15.0), resumes)
+        context.retrying(
+            assume, AccessError, context.timings.access, context.timings.access_waits, resumes
+        )
     except AccessError as exc:
         raise _NotReadyError(
             f"account {name} created as {account_id}; its bootstrap role is not "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,15 @@ from tests.simulation.support import any_client
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE_TEXT = (REPO / "desired" / "accounts.yaml").read_text()
 PEOPLE = ("alice", "james", "carol", "mallory")
+# The simulator's lags are counted in calls, not seconds (a new account's role refuses the first
+# AssumeRole, a request answers IN_PROGRESS to the first poll, a new role is missing from the
+# next call): waits of AWS's length would only make the passes slow, and hide nothing.
+QUICK = write.Timings(poll=(0.05, 0.5), access_waits=(0.05, 0.5), settle=3)
+
+
+def quick(**changes: Any) -> write.Timings:
+    """The simulator's timings, with the fields a test is about set as it needs."""
+    return dataclasses.replace(QUICK, **changes)
 
 
 class Aws:
@@ -169,7 +179,7 @@ def run_pass(
         sessions,
         apply=apply,
         concurrency=4,
-        timings=timings,
+        timings=timings or QUICK,
         instance=instance,
         allow_mass_removal=allow_mass_removal,
         progress=progress,

@@ -12,9 +12,8 @@ from typing import Any
 import pytest
 
 from reconciler import reconcile
-from reconciler.aws import write
 from reconciler.core import plan
-from tests.aws.support import EXAMPLE_TEXT, Aws, failures, parse, run_pass
+from tests.aws.support import EXAMPLE_TEXT, Aws, failures, parse, quick, run_pass
 from tests.faults.support import CREATED_NAMES, assert_example_state
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
@@ -134,7 +133,7 @@ def test_with_two_slots_left_every_account_is_still_created_in_the_pass(
 def test_an_account_not_yet_assumable_is_created_not_failed(aws: Aws, strict: StrictAws) -> None:
     strict.settings.access_delay_calls = 10_000  # the bootstrap roles lag behind for long
 
-    first = run_pass(aws.url, apply=True, timings=write.Timings(access=1.0))
+    first = run_pass(aws.url, apply=True, timings=quick(access=1.0))
 
     for name in CREATED_NAMES:
         creation = _creation(first, name)
@@ -210,7 +209,7 @@ def test_a_new_account_gets_the_bootstrap_role_the_document_names(
         "bootstrap_role: OrganizationAccountAccessRole", "bootstrap_role: ReconcilerBootstrap"
     )
 
-    run_pass(aws.url, text, apply=True, timings=write.Timings(access=1.0))
+    run_pass(aws.url, text, apply=True, timings=quick(access=1.0))
 
     asked = [json.loads(body) for _, body in simulator.injector.requests]
     assert len(asked) == len(CREATED_NAMES)
@@ -228,7 +227,7 @@ def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
 ) -> None:
     strict.settings.creation_polls = 10_000  # AWS takes longer than the pass waits
 
-    result = run_pass(aws.url, apply=True, timings=write.Timings(creation=0.3, poll=(0.02, 0.05)))
+    result = run_pass(aws.url, apply=True, timings=quick(creation=0.3, poll=(0.02, 0.05)))
 
     creation = _creation(result, "acme-prod")
     assert creation.status == plan.Status.SKIPPED
@@ -241,7 +240,7 @@ def test_a_creation_polled_again_and_again_is_waited_for_to_the_end(
 ) -> None:
     strict.settings.creation_polls = 3  # three polls answer IN_PROGRESS, the fourth SUCCEEDED
 
-    result = run_pass(aws.url, apply=True, timings=write.Timings(access=1.0, poll=(0.01, 0.04)))
+    result = run_pass(aws.url, apply=True, timings=quick(access=1.0, poll=(0.01, 0.04)))
 
     assert _creation(result, "acme-prod").status == plan.Status.APPLIED
     assert ACME_PROD in aws.accounts()
@@ -281,7 +280,7 @@ def test_a_shutdown_during_a_wait_on_a_new_account_says_what_resumes(
     sessions.on_event(event, _stop_after(event, stop))
 
     result = reconcile.reconcile(
-        document, sessions, apply=True, concurrency=4, stop=stop, timings=write.Timings(access=60)
+        document, sessions, apply=True, concurrency=4, stop=stop, timings=quick(access=60)
     )
 
     creation = _creation(result, "acme-prod")
@@ -298,7 +297,7 @@ def test_a_request_aws_will_not_record_is_created_all_the_same_and_the_cost_said
         Fault("organizations:TagResource", code="AccessDeniedException", body_contains=aws.root())
     ]
 
-    result = run_pass(aws.url, apply=True, timings=write.Timings(access=1.0))
+    result = run_pass(aws.url, apply=True, timings=quick(access=1.0))
 
     assert _creation(result, "acme-prod").status == plan.Status.APPLIED
     assert ACME_PROD in aws.accounts()

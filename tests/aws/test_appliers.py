@@ -16,12 +16,11 @@ import moto.iam.models as iam_models
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.aws import write
 from reconciler.aws.sessions import Sessions
 from reconciler.core import plan
 from reconciler.core.errors import NotFoundError
 from reconciler.reconcile import Progress
-from tests.aws.support import Aws, Hook, failures, run_pass
+from tests.aws.support import Aws, Hook, failures, quick, run_pass
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
 
@@ -252,7 +251,7 @@ def test_a_policy_detached_by_hand_before_the_pass_detaches_it_is_done_not_waite
     )
 
     result = run_pass(
-        aws.url, _document(role=_role()), apply=True, hook=hook, timings=write.Timings(settle=3)
+        aws.url, _document(role=_role()), apply=True, hook=hook, timings=quick(settle=3)
     )
 
     [detach] = result.outcomes
@@ -278,7 +277,7 @@ def test_an_inline_policy_deleted_by_hand_before_the_pass_deletes_it_is_done(
     )
 
     result = run_pass(
-        aws.url, _document(role=_role()), apply=True, hook=hook, timings=write.Timings(settle=3)
+        aws.url, _document(role=_role()), apply=True, hook=hook, timings=quick(settle=3)
     )
 
     [delete] = result.outcomes
@@ -603,7 +602,7 @@ def test_group_policies_gone_before_the_pass_removes_them_are_not_a_failure(
         gone(sessions)
         detached(sessions)
 
-    assert _apply(aws.url, text, hook=both, timings=write.Timings(settle=3)) == [
+    assert _apply(aws.url, text, hook=both, timings=quick(settle=3)) == [
         ("DeleteGroupInlinePolicy", plan.Status.APPLIED),
         ("DetachGroupPolicy", plan.Status.APPLIED),
     ]
@@ -640,7 +639,7 @@ def test_a_missing_user_fails_at_once_saying_so_and_the_others_are_added(
     before = strict.calls_in(MANAGEMENT)["iam:AddUserToGroup"]
     text = _document(role=_role(), groups=[_group("Ops", ["alice", "zed", "carol"])])
 
-    result = run_pass(aws.url, text, apply=True, timings=write.Timings(settle=3))
+    result = run_pass(aws.url, text, apply=True, timings=quick(settle=3))
 
     by_user = {o.change.target: o for o in result.outcomes}
     assert by_user["Ops/carol"].status == plan.Status.APPLIED

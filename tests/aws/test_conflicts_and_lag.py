@@ -5,9 +5,8 @@ with AWS's own message."""
 
 from __future__ import annotations
 
-from reconciler.aws import write
 from reconciler.core import plan
-from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
+from tests.aws.support import EXAMPLE_TEXT, Aws, failures, quick, run_pass
 from tests.faults.support import assert_example_state
 from tests.simulation.strict import StrictAws
 from tests.simulation.support import calm
@@ -35,7 +34,7 @@ def test_lag_that_outlives_the_wait_is_reported_with_aws_message(
 ) -> None:
     strict.settings.consistency_calls = 1000  # IAM never catches up in this pass
 
-    result = run_pass(aws.url, apply=True, timings=write.Timings(settle=0.5))
+    result = run_pass(aws.url, apply=True, timings=quick(settle=0.5))
 
     roles = [o for o in result.failed if isinstance(o.change, plan.CreateRole)]
     assert roles, failures(result)

@@ -9,8 +9,7 @@ import json
 import time
 from collections.abc import Callable
 
-from reconciler.aws import write
-from tests.aws.support import EXAMPLE_TEXT, Aws, failures, run_pass
+from tests.aws.support import EXAMPLE_TEXT, Aws, failures, quick, run_pass
 from tests.simulation.strict import StrictAws
 
 NEW_ACCOUNT = (
@@ -51,9 +50,7 @@ def test_a_member_is_removed_while_an_account_is_still_being_created(
     strict.settings.creation_polls = 10_000  # AWS takes its time creating acme-staging
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        applying = pool.submit(
-            run_pass, aws.url, text, apply=True, timings=write.Timings(poll=(0.2, 0.5))
-        )
+        applying = pool.submit(run_pass, aws.url, text, apply=True, timings=quick(poll=(0.2, 0.5)))
         try:
             _wait_for(lambda: strict.in_progress() == ["acme-staging"], "the creation")
             _wait_for(lambda: "mallory" not in _members(aws, "Administrators"), "the removal")
