@@ -33,6 +33,16 @@ def _directory_rank(item: pytest.Item) -> int:
     return next((i for i, d in enumerate(_FAST_FIRST) if path.startswith(d)), len(_FAST_FIRST))
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Under mutation testing a test past its time limit ends its whole process (pytest-timeout's
+    thread method, exit status 1: the mutant counts as caught). The usual method fails the test
+    and goes on, but a mutant that makes an applier wait forever leaves a worker thread the
+    pass's pool waits for on the way out, and the process would hang until killed by hand."""
+    if os.environ.get("MUTANT_UNDER_TEST"):
+        config.option.timeout_method = "thread"
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Under mutation testing each mutant's tests run in a process forked from one that ran
     the unmutated code: empty the product's memoised results (canonical policies), or a mutant
