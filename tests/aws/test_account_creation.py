@@ -234,6 +234,21 @@ def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
     request = _request_of(aws, "acme-prod")
     assert creation.reason == f"CreateAccount request {request} still in progress"
 
+    record = f"reconciler:creation:{request}"
+    assert record in aws.tags(aws.root())
+
+    # The next pass finds the requests in flight and waits on them instead of asking again.
+    strict.finish_creations(polls=2)
+    sent = strict.calls[CREATE]
+    second = run_pass(aws.url, apply=True)
+    assert second.converged, failures(second)
+    assert strict.calls[CREATE] == sent  # not asked again
+    resumed = _creation(second, "acme-prod")
+    assert (resumed.change.request_id, resumed.status) == (request, plan.Status.APPLIED)
+    assert record not in aws.tags(aws.root())
+    strict.settings = calm()
+    assert_example_state(aws)
+
 
 def test_a_creation_polled_again_and_again_is_waited_for_to_the_end(
     aws: Aws, strict: StrictAws
@@ -307,3 +322,4 @@ def test_a_request_aws_will_not_record_is_created_all_the_same_and_the_cost_said
         "could not record the creation request of acme-prod (a failure would be requested "
         "again next pass): "
     )
+    assert "AccessDeniedException" in line  # and what AWS answered
