@@ -244,6 +244,7 @@ def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
     assert second.converged, failures(second)
     assert strict.calls[CREATE] == sent  # not asked again
     resumed = _creation(second, "acme-prod")
+    assert isinstance(resumed.change, plan.CreateAccount)
     assert (resumed.change.request_id, resumed.status) == (request, plan.Status.APPLIED)
     assert record not in aws.tags(aws.root())
     strict.settings = calm()
