@@ -21,6 +21,7 @@ from tests.simulation.support import calm
 
 ACME_PROD = "aws+acme-prod@example.com"
 CREATE = "organizations:CreateAccount"
+STATUS = "organizations:DescribeCreateAccountStatus"
 EXPLAINED = {
     "EMAIL_ALREADY_EXISTS": "the email address is already used by another AWS account",
     "ACCOUNT_LIMIT_EXCEEDED": "the organization has reached its account quota",
@@ -65,6 +66,22 @@ def test_a_failed_creation_is_reported_and_not_sent_again(
     assert reason in second.plan.unreachable["acme-prod"]
     assert "not requested again until the document changes" in second.plan.unreachable["acme-prod"]
     assert {c.account for c in second.plan.changes} == set()
+
+
+def test_a_failure_aws_gives_no_reason_for_is_reported_as_unknown(
+    aws: Aws, simulator: FaultyServer
+) -> None:
+    # FailureReason is optional in AWS's CreateAccountStatus: a FAILED answer without one.
+    failed = {"Id": "car-0123456789abcdef0123456789abcdef", "AccountName": "x", "State": "FAILED"}
+    simulator.injector.faults = [
+        Fault(STATUS, status=200, body={"CreateAccountStatus": failed}),
+    ]
+
+    result = run_pass(aws.url, apply=True)
+
+    creation = _creation(result, "acme-prod")
+    assert creation.status == plan.Status.FAILED
+    assert "creation failed: UNKNOWN: see the request in the AWS console" in creation.reason
 
 
 @pytest.mark.parametrize("reason", sorted(PASSING))
