@@ -13,6 +13,7 @@ import pytest
 
 from reconciler import reconcile
 from reconciler.core import plan
+from reconciler.core.errors import AwsRequestError
 from tests.aws.support import EXAMPLE_TEXT, Aws, failures, parse, quick, run_pass
 from tests.faults.support import CREATED_NAMES, assert_example_state
 from tests.simulation.faults import Fault, FaultyServer
@@ -57,6 +58,10 @@ def test_a_failed_creation_is_reported_and_not_sent_again(
     creation = _creation(first, "acme-prod")
     assert creation.status == plan.Status.FAILED
     assert f"creation failed: {reason}: {EXPLAINED[reason]}" in creation.reason
+    assert creation.reason.endswith(f"(request {_request_of(aws, 'acme-prod')})")
+    error = creation.error
+    assert isinstance(error, AwsRequestError)
+    assert (error.operation, error.code) == ("organizations:CreateAccount", reason)
     [(key, _)] = _records(aws).items()
     assert key.startswith("reconciler:creation:car-")  # the others' records went with success
     # The others converged: only acme-prod's work is left.
