@@ -709,3 +709,21 @@ def test_a_group_deleted_under_prune_loses_what_it_gained_during_the_pass(
     assert [g["GroupName"] for g in aws.iam.list_groups()["Groups"]] == ["Ops"]
     assert aws.iam.list_groups_for_user(UserName="mallory")["Groups"] == []
     assert _members(aws, "Ops") == ["alice"]
+
+
+def test_groups_and_members_are_made_in_the_source_account_the_document_names(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    # People's users live in an account of their own, apart from the management account.
+    identity = aws.create_account("aws+identity@example.com", "identity")
+    source_iam = aws.client("iam", identity)
+    source_iam.create_user(UserName="alice")
+    strict.catch_up()
+    document = json.loads(_document(role=_role(), groups=[_group("Ops", ["alice"])]))
+    document["access"]["source_account_id"] = identity
+
+    _apply(aws.url, json.dumps(document))
+
+    members = source_iam.get_group(GroupName="Ops")["Users"]
+    assert [u["UserName"] for u in members] == ["alice"]
+    assert [g["GroupName"] for g in aws.iam.list_groups()["Groups"]] == []
