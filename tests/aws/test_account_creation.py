@@ -90,6 +90,16 @@ def test_a_failure_aws_gives_no_reason_for_is_reported_as_unknown(
     assert "creation failed: UNKNOWN: see the request in the AWS console" in creation.reason
 
 
+def test_grants_on_accounts_not_created_name_each_of_them(aws: Aws, strict: StrictAws) -> None:
+    failing = {ACME_PROD: "EMAIL_ALREADY_EXISTS", "aws+acme-dev@example.com": "INVALID_EMAIL"}
+    strict.settings.fail_creations = failing
+
+    result = run_pass(aws.url, apply=True)
+
+    [administrators] = [o for o in result.failed if o.change.target == "Administrators"]
+    assert administrators.reason == "grants on acme-dev, acme-prod not written: account not created"
+
+
 @pytest.mark.parametrize("reason", sorted(PASSING))
 def test_a_failure_that_may_pass_is_requested_again_next_pass(
     aws: Aws, strict: StrictAws, reason: str
