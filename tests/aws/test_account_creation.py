@@ -100,6 +100,29 @@ def test_grants_on_accounts_not_created_name_each_of_them(aws: Aws, strict: Stri
     assert administrators.reason == "grants on acme-dev, acme-prod not written: account not created"
 
 
+def test_a_creation_whose_answer_cannot_be_read_leaves_the_accounts_changes_failing(
+    aws: Aws, simulator: FaultyServer
+) -> None:
+    # An answer the appliers cannot read: CreateAccount's status without its request id.
+    unreadable = Fault(
+        CREATE,
+        status=200,
+        body={"CreateAccountStatus": {"State": "IN_PROGRESS"}},
+        body_contains=ACME_PROD,
+    )
+    simulator.injector.faults = [unreadable]
+
+    result = run_pass(aws.url, apply=True)
+
+    creation = _creation(result, "acme-prod")
+    assert (creation.status, creation.reason) == (plan.Status.FAILED, "unexpected KeyError: 'Id'")
+    later = [o for o in result.outcomes if o.change.account == "acme-prod" and o is not creation]
+    assert later
+    for outcome in later:
+        assert outcome.status == plan.Status.FAILED
+        assert outcome.reason == "account acme-prod has no id: it was not created"
+
+
 @pytest.mark.parametrize("reason", sorted(PASSING))
 def test_a_failure_that_may_pass_is_requested_again_next_pass(
     aws: Aws, strict: StrictAws, reason: str

@@ -727,3 +727,23 @@ def test_groups_and_members_are_made_in_the_source_account_the_document_names(
     members = source_iam.get_group(GroupName="Ops")["Users"]
     assert [u["UserName"] for u in members] == ["alice"]
     assert [g["GroupName"] for g in aws.iam.list_groups()["Groups"]] == []
+
+
+def test_a_managed_policy_that_does_not_exist_fails_at_once_not_waited_for(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    _apply(aws.url, _document(role=_role()))
+    role = iam_models.iam_backends[acme]["global"].get_role("Deploy")
+    role.create_date -= datetime.timedelta(days=1)  # made long before this pass
+    strict.settings.conflict_rate = 0.0  # each request is sent once, unless the pass repeats it
+    before = strict.calls_in(acme)["iam:AttachRolePolicy"]
+    missing = "arn:aws:iam::aws:policy/NoSuchPolicy"
+    text = _document(role=_role(policies=[READ_ONLY, missing]))
+
+    result = run_pass(aws.url, text, apply=True, timings=quick(settle=3))
+
+    [attach] = [o for o in result.outcomes if isinstance(o.change, plan.AttachRolePolicy)]
+    assert attach.status == plan.Status.FAILED
+    assert attach.reason.startswith("iam:AttachRolePolicy: NoSuchEntity: "), attach.reason
+    # An old role: NoSuchEntity means the policy is missing, which waiting does not mend.
+    assert strict.calls_in(acme)["iam:AttachRolePolicy"] - before == 1
