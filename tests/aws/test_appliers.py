@@ -16,11 +16,12 @@ import moto.iam.models as iam_models
 import pytest
 from botocore.exceptions import ClientError
 
+from reconciler import reconcile
 from reconciler.aws.sessions import Sessions
 from reconciler.core import plan
 from reconciler.core.errors import NotFoundError
 from reconciler.reconcile import Progress
-from tests.aws.support import Aws, Hook, failures, quick, run_pass
+from tests.aws.support import Aws, Hook, failures, parse, quick, run_pass
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
 
@@ -747,3 +748,26 @@ def test_a_managed_policy_that_does_not_exist_fails_at_once_not_waited_for(
     assert attach.reason.startswith("iam:AttachRolePolicy: NoSuchEntity: "), attach.reason
     # An old role: NoSuchEntity means the policy is missing, which waiting does not mend.
     assert strict.calls_in(acme)["iam:AttachRolePolicy"] - before == 1
+
+
+def test_a_shutdown_while_iam_catches_up_says_the_next_pass_finishes_it(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    strict.settings.consistency_calls = 10_000  # IAM never shows the new role in this pass
+    stop = threading.Event()
+
+    def stop_once_hidden(parsed: dict[str, Any], **_: Any) -> None:
+        if parsed.get("Error", {}).get("Code") == "NoSuchEntity":
+            stop.set()  # SIGTERM while the role's policy waits for IAM to show the role
+
+    document = parse(_document(role=_role()))
+    sessions = reconcile.sessions_for(document, aws.url, concurrency=4)
+    sessions.on_event("after-call.iam.AttachRolePolicy", stop_once_hidden)
+
+    result = reconcile.reconcile(
+        document, sessions, apply=True, concurrency=4, stop=stop, timings=quick(settle=60)
+    )
+
+    [create] = [o for o in result.outcomes if isinstance(o.change, plan.CreateRole)]
+    assert create.status == plan.Status.SKIPPED
+    assert create.reason == "not finished: shutting down; the next pass finishes it"
