@@ -771,3 +771,21 @@ def test_a_shutdown_while_iam_catches_up_says_the_next_pass_finishes_it(
     [create] = [o for o in result.outcomes if isinstance(o.change, plan.CreateRole)]
     assert create.status == plan.Status.SKIPPED
     assert create.reason == "not finished: shutting down; the next pass finishes it"
+
+
+def test_a_role_made_moments_before_the_pass_is_waited_for_while_iam_catches_up(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    # Made by an earlier pass that was stopped before its policy: IAM hides it from the next call.
+    aws.client("iam", acme).create_role(
+        RoleName="Deploy",
+        AssumeRolePolicyDocument=json.dumps(TRUST_WITH_MFA),
+        Tags=[{"Key": "managed-by", "Value": "reconciler"}],
+    )
+    strict.settings.conflict_rate = 0.0
+    hidden = strict.injected["not_found"]
+
+    assert _apply(aws.url, _document(role=_role())) == [("AttachRolePolicy", plan.Status.APPLIED)]
+
+    assert strict.injected["not_found"] - hidden == 1  # the attach met the lag, and waited
+    assert _attached(aws.client("iam", acme)) == [READ_ONLY]
