@@ -789,3 +789,18 @@ def test_a_role_made_moments_before_the_pass_is_waited_for_while_iam_catches_up(
 
     assert strict.injected["not_found"] - hidden == 1  # the attach met the lag, and waited
     assert _attached(aws.client("iam", acme)) == [READ_ONLY]
+
+
+def test_iam_lag_is_waited_on_no_longer_than_the_settle_time(
+    aws: Aws, acme: str, strict: StrictAws
+) -> None:
+    strict.settings.consistency_calls = 10_000  # IAM never shows the new role in this pass
+    strict.settings.conflict_rate = 0.0  # each request is sent once, unless the pass repeats it
+
+    result = run_pass(aws.url, _document(role=_role()), apply=True, timings=quick(settle=0.5))
+
+    [create] = [o for o in result.outcomes if isinstance(o.change, plan.CreateRole)]
+    assert create.status == plan.Status.FAILED
+    # Waits of 0.1 s, then 0.2 s, fit in 0.5 s; the next, 0.4 s, would end past it: at most
+    # three tries, whatever the machine's speed.
+    assert 1 <= strict.calls_in(acme)["iam:AttachRolePolicy"] <= 3
