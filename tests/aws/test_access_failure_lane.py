@@ -12,6 +12,7 @@ from tests.simulation.faults import Fault, FaultyServer
 ACME_DEV = "aws+acme-dev@example.com"
 ACME_PROD = "aws+acme-prod@example.com"
 ADMIN = "arn:aws:iam::aws:policy/AdministratorAccess"
+READ_ONLY = "arn:aws:iam::aws:policy/ReadOnlyAccess"
 
 
 def _drift(aws: Aws, account_id: str) -> Any:
@@ -33,6 +34,8 @@ def test_access_denied_on_one_change_leaves_the_rest_of_that_account_unattempted
     assert run_pass(aws.url, apply=True).converged
     dev, prod = aws.account_id(ACME_DEV), aws.account_id(ACME_PROD)
     dev_iam, prod_iam = _drift(aws, dev), _drift(aws, prod)
+    # A second change after the failing one in acme-dev's lane: each is left unattempted.
+    dev_iam.detach_role_policy(RoleName="ReadOnlyAccessRole", PolicyArn=READ_ONLY)
     simulator.injector.faults = [
         Fault(
             "organizations:TagResource",
@@ -53,12 +56,15 @@ def test_access_denied_on_one_change_leaves_the_rest_of_that_account_unattempted
     assert outcomes == {
         ("~ tag acme-dev: environment 'drifted' -> 'development'", plan.Status.FAILED),
         (f"~ role acme-dev/AccountAccessRole: attach {ADMIN}", plan.Status.SKIPPED),
+        (f"~ role acme-dev/ReadOnlyAccessRole: attach {READ_ONLY}", plan.Status.SKIPPED),
         ("~ tag acme-prod: environment 'drifted' -> 'production'", plan.Status.APPLIED),
         (f"~ role acme-prod/AccountAccessRole: attach {ADMIN}", plan.Status.APPLIED),
     }
-    (skipped,) = [o for o in result.outcomes if o.status == plan.Status.SKIPPED]
-    assert skipped.reason.startswith("not attempted: ")
-    assert "not authorized to perform organizations:TagResource" in skipped.reason
+    skipped = [o for o in result.outcomes if o.status == plan.Status.SKIPPED]
+    assert len(skipped) == 2
+    for outcome in skipped:
+        assert outcome.reason.startswith("not attempted: ")
+        assert "not authorized to perform organizations:TagResource" in outcome.reason
     # In AWS: acme-dev is left as it was, acme-prod is corrected.
     assert aws.tags(dev)["environment"] == "drifted"
     assert _attached(dev_iam) == []
