@@ -293,6 +293,11 @@ def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
     assert creation.status == plan.Status.SKIPPED
     request = _request_of(aws, "acme-prod")
     assert creation.reason == f"CreateAccount request {request} still in progress"
+    later = [o for o in result.outcomes if o.change.account == "acme-prod" and o is not creation]
+    assert later
+    for outcome in later:  # its roles wait for the account: not attempted, not failed
+        assert outcome.status == plan.Status.SKIPPED
+        assert outcome.reason == f"not attempted: CreateAccount request {request} still in progress"
 
     record = f"reconciler:creation:{request}"
     assert record in aws.tags(aws.root())
