@@ -101,7 +101,7 @@ def test_grants_on_accounts_not_created_name_each_of_them(aws: Aws, strict: Stri
 
 
 def test_a_creation_whose_answer_cannot_be_read_leaves_the_accounts_changes_failing(
-    aws: Aws, simulator: FaultyServer
+    aws: Aws, simulator: FaultyServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     # An answer the appliers cannot read: CreateAccount's status without its request id.
     unreadable = Fault(
@@ -116,6 +116,10 @@ def test_a_creation_whose_answer_cannot_be_read_leaves_the_accounts_changes_fail
 
     creation = _creation(result, "acme-prod")
     assert (creation.status, creation.reason) == (plan.Status.FAILED, "unexpected KeyError: 'Id'")
+    logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in logged] == [
+        f"applying {creation.change.line()} failed unexpectedly"
+    ]
     later = [o for o in result.outcomes if o.change.account == "acme-prod" and o is not creation]
     assert later
     for outcome in later:
