@@ -168,6 +168,12 @@ def acme(aws: Aws, strict: StrictAws) -> str:
     return account_id
 
 
+def _made_long_ago(account_id: str, role: str) -> None:
+    """Date the role a day back, as if made long before this pass (not new to IAM)."""
+    made = iam_models.iam_backends[account_id]["global"].get_role(role)
+    made.create_date -= datetime.timedelta(days=1)
+
+
 def _inline(iam: Any, role: str = "Deploy") -> dict[str, Any]:
     names = iam.list_role_policies(RoleName=role)["PolicyNames"]
     return {n: iam.get_role_policy(RoleName=role, PolicyName=n)["PolicyDocument"] for n in names}
@@ -242,8 +248,7 @@ def test_a_policy_detached_by_hand_before_the_pass_detaches_it_is_done_not_waite
 ) -> None:
     iam = aws.client("iam", acme)
     _apply(aws.url, _document(role=_role(policies=[READ_ONLY, ADMIN])))
-    role = iam_models.iam_backends[acme]["global"].get_role("Deploy")
-    role.create_date -= datetime.timedelta(days=1)  # made long before this pass
+    _made_long_ago(acme, "Deploy")
     strict.settings.conflict_rate = 0.0  # each request is sent once, unless the pass repeats it
     hook = _once(
         "iam.DetachRolePolicy",
@@ -268,8 +273,7 @@ def test_an_inline_policy_deleted_by_hand_before_the_pass_deletes_it_is_done(
 ) -> None:
     iam = aws.client("iam", acme)
     _apply(aws.url, _document(role=_role(inline_policies={"logs": LOGS})))
-    role = iam_models.iam_backends[acme]["global"].get_role("Deploy")
-    role.create_date -= datetime.timedelta(days=1)  # made long before this pass
+    _made_long_ago(acme, "Deploy")
     strict.settings.conflict_rate = 0.0
     hook = _once(
         "iam.DeleteRolePolicy",
@@ -734,8 +738,7 @@ def test_a_managed_policy_that_does_not_exist_fails_at_once_not_waited_for(
     aws: Aws, acme: str, strict: StrictAws
 ) -> None:
     _apply(aws.url, _document(role=_role()))
-    role = iam_models.iam_backends[acme]["global"].get_role("Deploy")
-    role.create_date -= datetime.timedelta(days=1)  # made long before this pass
+    _made_long_ago(acme, "Deploy")
     strict.settings.conflict_rate = 0.0  # each request is sent once, unless the pass repeats it
     before = strict.calls_in(acme)["iam:AttachRolePolicy"]
     missing = "arn:aws:iam::aws:policy/NoSuchPolicy"
