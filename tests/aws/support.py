@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -168,8 +169,10 @@ def run_pass(
     instance: str = "reconciler",
     allow_mass_removal: bool = False,
     progress: reconcile.Progress | None = None,
+    stop: threading.Event | None = None,
 ) -> reconcile.Result:
-    """One pass over a document given as text, with an optional hook on the sessions."""
+    """One pass over a document given as text, with an optional hook on the sessions and an
+    optional shutdown event."""
     document = parse(text)
     sessions = reconcile.sessions_for(document, url, concurrency=4)
     if hook is not None:
@@ -183,6 +186,7 @@ def run_pass(
         instance=instance,
         allow_mass_removal=allow_mass_removal,
         progress=progress,
+        stop=stop,
     )
 
 

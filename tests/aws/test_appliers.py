@@ -16,12 +16,11 @@ import moto.iam.models as iam_models
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler import reconcile
 from reconciler.aws.sessions import Sessions
 from reconciler.core import plan
 from reconciler.core.errors import NotFoundError
 from reconciler.reconcile import Progress
-from tests.aws.support import Aws, Hook, failures, parse, quick, run_pass
+from tests.aws.support import Aws, Hook, failures, quick, run_pass
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
 
@@ -763,13 +762,11 @@ def test_a_shutdown_while_iam_catches_up_says_the_next_pass_finishes_it(
         if parsed.get("Error", {}).get("Code") == "NoSuchEntity":
             stop.set()  # SIGTERM while the role's policy waits for IAM to show the role
 
-    document = parse(_document(role=_role()))
-    sessions = reconcile.sessions_for(document, aws.url, concurrency=4)
-    sessions.on_event("after-call.iam.AttachRolePolicy", stop_once_hidden)
+    def hook(sessions: Sessions) -> None:
+        sessions.on_event("after-call.iam.AttachRolePolicy", stop_once_hidden)
 
-    result = reconcile.reconcile(
-        document, sessions, apply=True, concurrency=4, stop=stop, timings=quick(settle=60)
-    )
+    text = _document(role=_role())
+    result = run_pass(aws.url, text, apply=True, hook=hook, stop=stop, timings=quick(settle=60))
 
     [create] = [o for o in result.outcomes if isinstance(o.change, plan.CreateRole)]
     assert create.status == plan.Status.SKIPPED
