@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, cast
 import botocore.config
 import botocore.session
 
-from reconciler.aws.sessions import CONNECT_TIMEOUT, translated
+from reconciler.aws.sessions import CONNECT_TIMEOUT, USER_AGENT, translated
 from reconciler.core.errors import ReconcilerError
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class EventQueue:
             retries={"mode": "standard", "max_attempts": 3},
             connect_timeout=CONNECT_TIMEOUT,
             read_timeout=WAIT_SECONDS + 10,  # the long poll itself takes up to WAIT_SECONDS
+            user_agent=USER_AGENT,
         )
         with translated("sqs:client"):
             client = botocore.session.get_session().create_client(

@@ -77,6 +77,7 @@ class FaultInjector:
         # what a test reads to see what was asked of AWS, whoever asked it.
         self.record: frozenset[str] = frozenset()
         self.requests: list[tuple[str, bytes]] = []
+        self.agents: Counter[str] = Counter()  # calls by User-Agent: who CloudTrail would name
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/fault-api/"):
@@ -84,7 +85,7 @@ class FaultInjector:
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         service, operation = identify(environ, body)
-        fault, delay = self._decide(service, operation, body)
+        fault, delay = self._decide(service, operation, body, environ.get("HTTP_USER_AGENT", ""))
         if delay:
             time.sleep(delay)
         if fault is not None and fault.body is not None:
@@ -93,10 +94,13 @@ class FaultInjector:
             return _error(start_response, service, fault)
         return self._app(environ, start_response)
 
-    def _decide(self, service: str, operation: str, body: bytes) -> tuple[Fault | None, float]:
+    def _decide(
+        self, service: str, operation: str, body: bytes, agent: str
+    ) -> tuple[Fault | None, float]:
         with self._lock:
             name = f"{service}:{operation}"
             self.counts[name] += 1
+            self.agents[agent] += 1
             if name in self.record:
                 self.requests.append((name, body))
             delay = self.latency
@@ -143,6 +147,7 @@ class FaultInjector:
                 self._draws.clear()
                 self.counts.clear()
                 self.injected.clear()
+                self.agents.clear()
                 self.record, self.requests = frozenset(), []
             answer = {
                 "counts": dict(self.counts),
