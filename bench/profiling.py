@@ -36,7 +36,8 @@ GROUPS = (
     ("/concurrent/", "threads and locks"),
     ("/threading.py", "threads and locks"),
     ("/queue.py", "threads and locks"),
-    ("<frozen", "imports"),
+    ("<frozen importlib", "imports"),
+    ("<frozen _collections_abc>", "HTTP header dicts (collections.abc)"),
     ("~", "built-ins called from nowhere else"),
 )
 
