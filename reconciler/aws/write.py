@@ -85,6 +85,8 @@ class Context:
     instance: str = state.DEFAULT_INSTANCE
     foreign_creations: int = 0  # requests in flight that other tools started
     timings: Timings = field(default_factory=Timings)
+    # New CreateAccount requests AWS's limit leaves room for, and their slots: see `execute`.
+    creation_slots: int = field(default=0, init=False)
     creations: threading.Semaphore = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Set on shutdown: changes not yet started are skipped, so a pass ends at a safe point.
@@ -107,9 +109,6 @@ class Context:
                 finished = self.finished
             self.progress(finished, self.planned)
         return outcome
-
-    def __post_init__(self) -> None:
-        self.limit_creations(resumed=0)
 
     def limit_creations(self, resumed: int) -> None:
         """New requests may use what AWS's limit leaves after requests already in flight:
@@ -213,7 +212,10 @@ def execute(p: plan.Plan, context: Context, concurrency: int = 16) -> list[plan.
     by_stage: dict[str, list[plan.Change]] = {"units": [], "lanes": [], "source": [], "prune": []}
     for change in p.changes:
         by_stage[_phase(change)].append(change)
-    context.creating.update(c.name for c in by_stage["lanes"] if isinstance(c, plan.CreateAccount))
+    creations = [c for c in by_stage["lanes"] if isinstance(c, plan.CreateAccount)]
+    context.creating.update(c.name for c in creations)
+    # Requests an earlier pass left in flight are polled, not sent again, but AWS counts them.
+    context.limit_creations(resumed=sum(1 for c in creations if c.request_id))
     context.planned = len(p.changes)
     outcomes = _sequential(by_stage["units"], context)
     outcomes += _lanes(by_stage["lanes"], by_stage["source"], context, concurrency)

@@ -170,18 +170,19 @@ def run_pass(
     allow_mass_removal: bool = False,
     progress: reconcile.Progress | None = None,
     stop: threading.Event | None = None,
+    concurrency: int = 4,
 ) -> reconcile.Result:
     """One pass over a document given as text, with an optional hook on the sessions and an
     optional shutdown event."""
     document = parse(text)
-    sessions = reconcile.sessions_for(document, url, concurrency=4)
+    sessions = reconcile.sessions_for(document, url, concurrency=concurrency)
     if hook is not None:
         hook(sessions)
     return reconcile.reconcile(
         document,
         sessions,
         apply=apply,
-        concurrency=4,
+        concurrency=concurrency,
         timings=timings or QUICK,
         instance=instance,
         allow_mass_removal=allow_mass_removal,
