@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from reconciler.aws.sessions import AccountClient, Sessions, iam_pages, organizations_pages
 from reconciler.core import plan, policies, spec, state
@@ -49,6 +49,7 @@ NEW_ACCOUNT_ACCESS_WAITS = (1.0, 2.0, 4.0)  # seconds between AssumeRole tries, 
 DEFAULT_SESSION = 3600  # seconds: a role's maximum session duration unless set
 TREE_WORKERS = 4  # listings of the OU tree in flight at once
 _Value = TypeVar("_Value")
+_Params = ParamSpec("_Params")
 
 
 @dataclass(frozen=True)
@@ -139,17 +140,17 @@ def read_organization(
     # Organizations client's connection pool (`concurrency` + TREE_WORKERS) is never short.
     workers = max(1, min(concurrency, TREE_WORKERS))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        master = pool.submit(_management_account_id, client)
-        caller = pool.submit(lambda: sessions.identity().account_id)
-        requests = pool.submit(_creation_requests, client)
+        master = _submit(pool, _management_account_id, client)
+        caller = _submit(pool, lambda: sessions.identity().account_id)
+        requests = _submit(pool, _creation_requests, client)
         root_id = _root_id(client)
         units: dict[state.UnitPath, state.Unit] = {}
         listings: list[concurrent.futures.Future[list[state.Account]]] = []
         markers: dict[state.UnitPath, concurrent.futures.Future[bool]] = {}
         level: list[tuple[state.UnitPath, str]] = [((), root_id)]
         while level:
-            listings += [pool.submit(_accounts_in, client, *parent, listed) for parent in level]
-            subunits = [(path, pool.submit(_units_in, client, id_)) for path, id_ in level]
+            listings += [_submit(pool, _accounts_in, client, *parent, listed) for parent in level]
+            subunits = [(path, _submit(pool, _units_in, client, id_)) for path, id_ in level]
             level = []
             for path, future in subunits:
                 for ou in future.result():
@@ -158,7 +159,7 @@ def read_organization(
                     # Tags only matter for units the document no longer declares: the marker
                     # decides whether prune may delete them.
                     if child not in declared_units:
-                        markers[child] = pool.submit(_unit_marker, client, ou["Id"], instance)
+                        markers[child] = _submit(pool, _unit_marker, client, ou["Id"], instance)
                     level.append((child, ou["Id"]))
         accounts = [account for future in listings for account in future.result()]
         for path, marker in markers.items():
@@ -170,6 +171,17 @@ def read_organization(
         name: replace(f, fingerprint=records.get(f.request_id, "")) for name, f in failed.items()
     }
     return _Org(master.result(), caller.result(), root_id, units, accounts, failed)
+
+
+def _submit(
+    pool: concurrent.futures.ThreadPoolExecutor,
+    task: Callable[_Params, _Value],
+    *args: _Params.args,
+    **kwargs: _Params.kwargs,
+) -> concurrent.futures.Future[_Value]:
+    """`pool.submit` in a copy of the caller's context: log lines keep the pass id and
+    revision."""
+    return pool.submit(_run_in, contextvars.copy_context(), lambda: task(*args, **kwargs))
 
 
 def _management_account_id(client: _Organizations) -> str:
