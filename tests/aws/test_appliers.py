@@ -6,6 +6,7 @@ group or unit that gains members, policies or children before the pass deletes i
 from __future__ import annotations
 
 import datetime
+import inspect
 import json
 import threading
 import urllib.parse
@@ -16,6 +17,7 @@ import moto.iam.models as iam_models
 import pytest
 from botocore.exceptions import ClientError
 
+from reconciler.aws import write
 from reconciler.aws.sessions import Sessions
 from reconciler.core import plan
 from reconciler.core.errors import NotFoundError
@@ -804,3 +806,20 @@ def test_iam_lag_is_waited_on_no_longer_than_the_settle_time(
     # Waits of 0.1 s, then 0.2 s, fit in 0.5 s; the next, 0.4 s, would end past it: at most
     # three tries, whatever the machine's speed.
     assert 1 <= strict.calls_in(acme)["iam:AttachRolePolicy"] <= 3
+
+
+def _kinds(base: type) -> set[type]:
+    """Every concrete class under `base` (abstract ones, like `plan.Change`, included as
+    bases only)."""
+    found: set[type] = set()
+    kind: type
+    for kind in base.__subclasses__():
+        found |= _kinds(kind)
+        if not inspect.isabstract(kind):
+            found.add(kind)
+    return found
+
+
+def test_every_kind_of_change_the_plan_makes_has_an_applier() -> None:
+    assert len(_kinds(plan.Change)) == 21  # a new kind of change needs an applier too
+    assert _kinds(plan.Change) == set(write._APPLIERS)
