@@ -6,7 +6,6 @@ group or unit that gains members, policies or children before the pass deletes i
 from __future__ import annotations
 
 import datetime
-import inspect
 import json
 import threading
 import urllib.parse
@@ -23,6 +22,7 @@ from reconciler.core import plan
 from reconciler.core.errors import NotFoundError
 from reconciler.reconcile import Progress
 from tests.aws.support import Aws, Hook, failures, quick, run_pass
+from tests.kinds import change_kinds
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
 
@@ -808,18 +808,6 @@ def test_iam_lag_is_waited_on_no_longer_than_the_settle_time(
     assert 1 <= strict.calls_in(acme)["iam:AttachRolePolicy"] <= 3
 
 
-def _kinds(base: type) -> set[type]:
-    """Every concrete class under `base` (abstract ones, like `plan.Change`, included as
-    bases only)."""
-    found: set[type] = set()
-    kind: type
-    for kind in base.__subclasses__():
-        found |= _kinds(kind)
-        if not inspect.isabstract(kind):
-            found.add(kind)
-    return found
-
-
 def test_every_kind_of_change_the_plan_makes_has_an_applier() -> None:
-    assert len(_kinds(plan.Change)) == 21  # a new kind of change needs an applier too
-    assert _kinds(plan.Change) == set(write._APPLIERS)
+    assert len(change_kinds()) == 21  # a new kind of change needs an applier too
+    assert change_kinds() == set(write._APPLIERS)
