@@ -87,6 +87,7 @@ class Context:
     timings: Timings = field(default_factory=Timings)
     # New CreateAccount requests AWS's limit leaves room for, and their slots: see `execute`.
     creation_slots: int = field(default=0, init=False)
+    resumed_slots: int = field(default=0, init=False)
     creations: threading.Semaphore = field(init=False)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Set on shutdown: changes not yet started are skipped, so a pass ends at a safe point.
@@ -111,10 +112,21 @@ class Context:
         return outcome
 
     def limit_creations(self, resumed: int) -> None:
-        """New requests may use what AWS's limit leaves after requests already in flight:
-        other tools', and this daemon's own that an earlier pass started."""
-        self.creation_slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations - resumed)
+        """Our requests may use what AWS's limit leaves after other tools' in flight. The
+        `resumed` ones an earlier pass left in flight hold their slots from the start, each
+        until its wait ends, so that new requests wait for them instead of being refused."""
+        self.creation_slots = max(0, MAX_CREATIONS_IN_FLIGHT - self.foreign_creations)
         self.creations = threading.Semaphore(self.creation_slots)
+        self.resumed_slots = min(resumed, self.creation_slots)
+        for _ in range(self.resumed_slots):
+            self.creations.acquire()
+
+    def release_resumed_slot(self) -> None:
+        with self.lock:
+            if self.resumed_slots == 0:  # more resumed than slots: it never held one
+                return
+            self.resumed_slots -= 1
+        self.creations.release()
 
     @property
     def marker_tags(self) -> list[TagTypeDef]:
@@ -399,8 +411,12 @@ def _delete_unit(change: plan.DeleteUnit, context: Context) -> None:
 
 def _create_account(change: plan.CreateAccount, context: Context) -> None:
     org = context.sessions.organizations()
-    if change.request_id:  # in flight already, and counted by AWS: no slot of ours needed
-        request_id, status = change.request_id, _wait_for_creation(org, change.request_id, context)
+    if change.request_id:  # in flight already: it holds a slot since the pass began
+        request_id = change.request_id
+        try:
+            status = _wait_for_creation(org, request_id, context)
+        finally:
+            context.release_resumed_slot()
     else:
         with _creation_slot(context):
             request_id = _request_account(org, change, context)

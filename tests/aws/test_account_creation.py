@@ -320,31 +320,41 @@ def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
     assert_example_state(aws)
 
 
-def test_requests_an_earlier_pass_left_in_flight_count_toward_the_five(
+def _with_accounts(*names: str) -> str:
+    """The example with more accounts in its Acme unit."""
+    more = "".join(
+        f"\n  - {{name: {name}, email: aws+{name}@example.com, unit: Clients/Acme}}"
+        for name in names
+    )
+    return EXAMPLE_TEXT.replace("\ngroups:\n", f"{more}\ngroups:\n", 1)
+
+
+def test_requests_an_earlier_pass_left_in_flight_hold_their_slots_until_they_end(
     aws: Aws, strict: StrictAws, simulator: FaultyServer
 ) -> None:
-    strict.settings.creation_polls = 10_000  # the first pass ends with its 4 still in flight
-    first = run_pass(aws.url, apply=True, timings=quick(creation=0.3, poll=(0.02, 0.05)))
-    assert all(_creation(first, name).status == plan.Status.SKIPPED for name in CREATED_NAMES)
+    strict.settings.creation_polls = 10_000  # the first pass ends with its 5 still in flight
+    first = run_pass(
+        aws.url,
+        _with_accounts("newcomer-zero"),
+        apply=True,
+        timings=quick(creation=0.3, poll=(0.02, 0.05)),
+    )
+    in_flight = (*CREATED_NAMES, "newcomer-zero")
+    assert all(_creation(first, name).status == plan.Status.SKIPPED for name in in_flight)
     strict.settings.creation_polls = 2
     strict.finish_creations(polls=2)
     strict.settings.conflict_rate = 0.0  # no random refusal to hide AWS's limit
     simulator.injector.record = frozenset({CREATE})
-    two_more = EXAMPLE_TEXT.replace(
-        "\ngroups:\n",
-        "\n  - {name: newcomer-one, email: aws+newcomer-one@example.com, unit: Clients/Acme}"
-        "\n  - {name: newcomer-two, email: aws+newcomer-two@example.com, unit: Clients/Acme}"
-        "\ngroups:\n",
-        1,
-    )
 
     # Wide enough that every creation's lane starts at once, as in a daemon at its default.
-    second = run_pass(aws.url, two_more, apply=True, concurrency=16)
+    document = _with_accounts("newcomer-zero", "newcomer-one", "newcomer-two")
+    second = run_pass(aws.url, document, apply=True, concurrency=16)
 
+    # AWS's five slots were all ours: the newcomers waited for the resumed requests to end,
+    # neither refused by AWS nor put off to the next pass.
     assert second.converged, failures(second)
     requested = {json.loads(body)["AccountName"] for _, body in simulator.injector.requests}
-    assert requested == {"newcomer-one", "newcomer-two"}  # the four in flight: polled, not resent
-    # With four of ours in flight, one slot was left: never a sixth request for AWS to refuse.
+    assert requested == {"newcomer-one", "newcomer-two"}  # the five in flight: polled, not resent
     assert strict.injected["too_many_creations"] == 0
 
 
