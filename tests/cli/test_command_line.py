@@ -39,6 +39,10 @@ def _usage(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[object, str,
             "'sandbox-drift', 'profiles', 'links'); ",
         ),
         (("validate", "--bogus"), "reconciler validate: error: unrecognized arguments: --bogus; "),
+        (
+            ("validate", "--bogus", "--other"),
+            "reconciler validate: error: unrecognized arguments: --bogus --other; ",
+        ),
         (("schema", "extra"), "reconciler schema: error: unrecognized arguments: extra; "),
         (
             ("plan", "--format", "yaml"),
