@@ -198,6 +198,14 @@ def failures(result: reconcile.Result) -> list[str]:
     ]
 
 
+def example_with_accounts(*names: str, unit: str = "Clients/Acme") -> str:
+    """The example with more accounts, each `aws+<name>@example.com` in `unit`, declared last."""
+    more = "".join(
+        f"\n  - {{name: {name}, email: aws+{name}@example.com, unit: {unit}}}" for name in names
+    )
+    return EXAMPLE_TEXT.replace("\ngroups:\n", f"{more}\ngroups:\n", 1)
+
+
 def parse(text: str) -> spec.Spec:
     return load.parse_spec(text, "accounts.yaml")
 

@@ -15,7 +15,15 @@ import pytest
 from reconciler import reconcile
 from reconciler.core import plan
 from reconciler.core.errors import AwsRequestError
-from tests.aws.support import EXAMPLE_TEXT, Aws, failures, parse, quick, run_pass
+from tests.aws.support import (
+    EXAMPLE_TEXT,
+    Aws,
+    example_with_accounts,
+    failures,
+    parse,
+    quick,
+    run_pass,
+)
 from tests.faults.support import CREATED_NAMES, assert_example_state
 from tests.simulation.faults import Fault, FaultyServer
 from tests.simulation.strict import StrictAws
@@ -320,22 +328,13 @@ def test_a_creation_still_in_progress_at_the_deadline_resumes_next_pass(
     assert_example_state(aws)
 
 
-def _with_accounts(*names: str) -> str:
-    """The example with more accounts in its Acme unit."""
-    more = "".join(
-        f"\n  - {{name: {name}, email: aws+{name}@example.com, unit: Clients/Acme}}"
-        for name in names
-    )
-    return EXAMPLE_TEXT.replace("\ngroups:\n", f"{more}\ngroups:\n", 1)
-
-
 def test_requests_an_earlier_pass_left_in_flight_hold_their_slots_until_they_end(
     aws: Aws, strict: StrictAws, simulator: FaultyServer
 ) -> None:
     strict.settings.creation_polls = 10_000  # the first pass ends with its 5 still in flight
     first = run_pass(
         aws.url,
-        _with_accounts("newcomer-zero"),
+        example_with_accounts("newcomer-zero"),
         apply=True,
         timings=quick(creation=0.3, poll=(0.02, 0.05)),
     )
@@ -347,7 +346,7 @@ def test_requests_an_earlier_pass_left_in_flight_hold_their_slots_until_they_end
     simulator.injector.record = frozenset({CREATE})
 
     # Wide enough that every creation's lane starts at once, as in a daemon at its default.
-    document = _with_accounts("newcomer-zero", "newcomer-one", "newcomer-two")
+    document = example_with_accounts("newcomer-zero", "newcomer-one", "newcomer-two")
     second = run_pass(aws.url, document, apply=True, concurrency=16)
 
     # AWS's five slots were all ours: the newcomers waited for the resumed requests to end,

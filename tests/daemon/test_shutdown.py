@@ -8,16 +8,13 @@ import signal
 from pathlib import Path
 
 from reconciler import cli
-from tests.aws.support import Aws
-from tests.daemon.support import EXAMPLE_TEXT, Daemon
+from tests.aws.support import Aws, example_with_accounts
+from tests.daemon.support import Daemon
 
 
 def _many_accounts(count: int) -> str:
-    accounts = "".join(
-        f"  - name: tenant-{i:03d}\n    email: aws+tenant-{i:03d}@example.com\n    unit: Clients\n"
-        for i in range(count)
-    )
-    text = EXAMPLE_TEXT.replace("groups:\n", accounts + "\ngroups:\n", 1)
+    names = (f"tenant-{i:03d}" for i in range(count))
+    text = example_with_accounts(*names, unit="Clients")
     return text.replace("max_changes: 50", "max_changes: 1000")
 
 
