@@ -102,6 +102,7 @@ def endpoint(simulator: FaultyServer, strict: StrictAws) -> Iterator[str]:
     simulator.injector.faults, simulator.injector.latency = [], 0.0
     simulator.injector.counts.clear()
     simulator.injector.injected.clear()
+    simulator.injector.agents.clear()
     simulator.injector.record, simulator.injector.requests = frozenset(), []
     strict.settings = calm()
     reset_moto(simulator.url)
