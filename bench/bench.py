@@ -20,7 +20,9 @@ For each size N it:
    one-shot command in a fresh process, start-up included, no credentials cached, 3 times;
    each run records its wall time, the plan process's CPU time (user and system), the
    simulator's CPU time meanwhile, the endpoint's count of calls and the exit status, which
-   must be 0 (the document equals the organization built);
+   must be 0 (the document equals the organization built); up to 1,000 accounts each run is
+   followed by a plain boto3 script making the same reads (`plainread.py`), timed the same way,
+   the baseline that tells the reconciler's own share of the cold plan from botocore's;
 4. runs the reconciler daemon as a child process and measures its passes at the fixed latency
    (default 50 ms per call): a steady-state pass (document equal to live state), 3 times for
    medians, after one warm-up pass at latency 0 in the same process, so that assumed-role
@@ -62,8 +64,9 @@ Logs and the generated documents stay in the work directory printed at the start
 This file is the entry point (the command line, and the dispatch of the child processes, which
 run this same file); the work is in the modules beside it: `workload` (the organization and
 document of each size, the drift made by hand), `harness` (the simulator and daemon children,
-the passes and their timing), `coldplan` (the cold plan), `feedback` (push and change event to
-change made), `importing` (the import round trip) and `report` (the tables and the targets).
+the passes and their timing), `coldplan` (the cold plan, and its baseline `plainread`),
+`feedback` (push and change event to change made), `importing` (the import round trip) and
+`report` (the tables and the targets).
 """
 
 from __future__ import annotations

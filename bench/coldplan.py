@@ -8,14 +8,22 @@ seconds of the product's process (user and system, from the rusage of the reaped
 simulator's CPU seconds meanwhile, the endpoint's count of calls and the exit status, which
 must be 0: the document equals the organization just built. This module measures and returns
 figures; the report prints medians and judges them.
+
+Beside it, up to `BASELINE_UP_TO` accounts, the same reads made by a plain boto3 script
+(`plainread.py`), timed the same way `RUNS` times: what any client of these APIs pays, which
+tells the reconciler's own share of the cold plan from botocore's.
 """
 
 from __future__ import annotations
 
 import resource
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,19 +33,24 @@ if TYPE_CHECKING:  # the harness imports this module: a type-only import the oth
     import harness
 
 RUNS = 3
+BASELINE_UP_TO = 1000  # above, three runs of the script would outlast the plan's own
+BASELINE = Path(__file__).with_name("plainread.py")
+BOOTSTRAP_ROLE = "OrganizationAccountAccessRole"  # the workload's bootstrap role
 
 
 @dataclass(frozen=True)
 class ColdRun:
     wall: float  # seconds, process start-up included
-    cpu: float  # CPU seconds of the plan's process, user and system
+    cpu: float  # CPU seconds of the command's process, user and system
     simulator_cpu: float  # CPU seconds of the simulator meanwhile
     calls: int  # the endpoint's count
-    status: int  # the plan's exit status: 0 is nothing to change
+    status: int  # the exit status: for the plan, 0 is nothing to change
 
 
 @dataclass
-class ColdPlan:
+class ColdRuns:
+    """The runs of one command at one size, and their medians."""
+
     accounts: int
     runs: list[ColdRun] = field(default_factory=list)
 
@@ -59,37 +72,69 @@ class ColdPlan:
 
     @property
     def wall_over_simulator(self) -> float:
-        """Above 1, the product leaves the simulator idle: time that is not AWS's."""
+        """Above 1, the command leaves the simulator idle: time that is not AWS's."""
         return self.wall / self.simulator_cpu if self.simulator_cpu else float("inf")
+
+
+@dataclass
+class ColdPlan(ColdRuns):
+    baseline: ColdRuns | None = None  # the plain script's runs, up to BASELINE_UP_TO
 
 
 def measure(
     simulator: harness.Simulator, desired: Path, workdir: Path, n: int, options: harness.Options
 ) -> ColdPlan:
     cold = ColdPlan(n)
-    for run in range(1, RUNS + 1):
-        simulator.start_counting(options.latency)
-        cold.runs.append(_one_run(simulator, desired, options, workdir / f"cold-plan-{run}.log"))
-        simulator.start_counting(0.0)
+    if n <= BASELINE_UP_TO:
+        cold.baseline = ColdRuns(n)
+    for run in range(1, RUNS + 1):  # the two interleaved: the machine's moods fall on both
+        log = workdir / f"cold-plan-{run}.log"
+        cold.runs.append(_one_run(simulator, options, partial(_plan, simulator, desired, log)))
+        if cold.baseline is not None:
+            log = workdir / f"plain-read-{run}.log"
+            script = partial(_plain_read, simulator, log)
+            cold.baseline.runs.append(_one_run(simulator, options, script))
     return cold
 
 
+def _plan(simulator: harness.Simulator, desired: Path, log_path: Path, concurrency: int) -> int:
+    arguments = ["plan", "--desired", str(desired)]
+    return importing.one_shot(arguments, simulator.url, concurrency, log_path)
+
+
+def _plain_read(simulator: harness.Simulator, log_path: Path, concurrency: int) -> int:
+    import harness
+
+    command = [sys.executable, str(BASELINE), simulator.url, str(concurrency), BOOTSTRAP_ROLE]
+    with log_path.open("w") as log:
+        done = subprocess.run(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=harness.PASS_TIMEOUT,
+            check=False,
+        )
+    return done.returncode
+
+
 def _one_run(
-    simulator: harness.Simulator, desired: Path, options: harness.Options, log_path: Path
+    simulator: harness.Simulator, options: harness.Options, command: Callable[[int], int]
 ) -> ColdRun:
+    """`command(concurrency)` timed at the benchmark's latency, the endpoint counting from 0."""
+    simulator.start_counting(options.latency)
     # The children's rusage grows only when a child is reaped: the other children (the
-    # simulator) run on, so the difference is this plan's process alone.
+    # simulator) run on, so the difference is this command's process alone.
     before, simulator_cpu = resource.getrusage(resource.RUSAGE_CHILDREN), simulator.cpu_seconds()
     started = time.monotonic()
-    status = importing.one_shot(
-        ["plan", "--desired", str(desired)], simulator.url, options.concurrency, log_path
-    )
+    status = command(options.concurrency)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ColdRun(
+    run = ColdRun(
         wall=wall,
         cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         simulator_cpu=simulator.cpu_seconds() - simulator_cpu,
         calls=sum(simulator.counts().values()),
         status=status,
     )
+    simulator.start_counting(0.0)
+    return run

@@ -471,12 +471,18 @@ def _single_concurrency_steady(
 
 
 def _cold_line(cold: coldplan.ColdPlan) -> str:
-    runs = "; ".join(
+    line = f"cold `reconciler plan`, {len(cold.runs)} runs: {_runs(cold)}"
+    if cold.baseline is not None:
+        line += f"\nplain boto3 script, {len(cold.baseline.runs)} runs: {_runs(cold.baseline)}"
+    return line
+
+
+def _runs(cold: coldplan.ColdRuns) -> str:
+    return "; ".join(
         f"{r.wall:.1f} s, CPU s {r.cpu:.1f} (simulator {r.simulator_cpu:.1f}), {r.calls} calls, "
         f"exit {r.status}"
         for r in cold.runs
     )
-    return f"cold `reconciler plan`, {len(cold.runs)} runs: {runs}"
 
 
 def _import_line(run: importing.ImportRun) -> str:

@@ -25,9 +25,10 @@ targets ("median" is the median of 3 runs):
 - `plan` on the document `reconciler import` wrote of the built organization exits 0, with
   every account declared.
 
-Figures printed without a target of their own: the cold plan's CPU per account, the wall
-time of the steady pass against the simulator's CPU time, and where a steady pass at 1,000
-accounts spends the reconciler's CPU (`profiling`).
+Figures printed without a target of their own: the cold plan's CPU per account, the same
+figures for a plain boto3 script making the cold plan's reads (`plainread`, up to 1,000
+accounts), the wall time of the steady pass against the simulator's CPU time, and where a
+steady pass at 1,000 accounts spends the reconciler's CPU (`profiling`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import coldplan
 import harness
 
 Check = tuple[str, bool | None, str]  # the target, passed (None: not measured), the figures
@@ -129,31 +131,37 @@ def _print_cold_plans(results: list[harness.SizeResult], options: harness.Option
     if not colds:
         return
     header = (
-        *("accounts", "runs", "wall s", "CPU s", "CPU ms/acct", "simulator CPU s"),
+        *("accounts", "command", "runs", "wall s", "CPU s", "CPU ms/acct", "simulator CPU s"),
         *("wall/sim CPU", "calls/acct", "exit"),
     )
     lines: list[Sequence[str]] = [header]
     for cold in colds:
-        lines.append(
-            (
-                str(cold.accounts),
-                str(len(cold.runs)),
-                f"{cold.wall:.2f}",
-                f"{cold.cpu:.2f}",
-                f"{cold.cpu / cold.accounts * 1000:.2f}",
-                f"{cold.simulator_cpu:.2f}",
-                f"{cold.wall_over_simulator:.2f}",
-                f"{cold.calls_per_account:.3f}",
-                ",".join(str(r.status) for r in cold.runs),
-            )
-        )
+        lines.append(_cold_row(cold, "reconciler plan"))
+        if cold.baseline is not None:
+            lines.append(_cold_row(cold.baseline, "plain boto3 script"))
     print()
     print(
         f"cold `reconciler plan` after the build, a fresh process each run, at "
         f"{options.latency * 1000:.0f} ms per call, concurrency {options.concurrency} "
-        f"(medians; CPU is the plan's process)"
+        f"(medians; CPU is the command's process); beside it, the same reads made by a plain "
+        f"boto3 script (bench/plainread.py), timed the same way"
     )
-    _print_aligned(lines)
+    _print_aligned(lines, left=frozenset({1}))
+
+
+def _cold_row(cold: coldplan.ColdRuns, command: str) -> Sequence[str]:
+    return (
+        str(cold.accounts),
+        command,
+        str(len(cold.runs)),
+        f"{cold.wall:.2f}",
+        f"{cold.cpu:.2f}",
+        f"{cold.cpu / cold.accounts * 1000:.2f}",
+        f"{cold.simulator_cpu:.2f}",
+        f"{cold.wall_over_simulator:.2f}",
+        f"{cold.calls_per_account:.3f}",
+        ",".join(str(r.status) for r in cold.runs),
+    )
 
 
 def _print_steady_medians(results: list[harness.SizeResult], options: harness.Options) -> None:
