@@ -346,7 +346,9 @@ def _attempt(change: plan.Change, context: Context) -> plan.Outcome:
     except Exception as exc:  # an answer we did not expect: fail this one
         log.exception("applying %s failed unexpectedly", change.line())
         unexpected = UnexpectedError(f"unexpected {type(exc).__name__}: {exc}")
-        return plan.Outcome(change, plan.Status.FAILED, unexpected)
+        # Whatever became of a creation, its account has no id this pass.
+        creation = isinstance(change, plan.CreateAccount)
+        return plan.Outcome(change, plan.Status.FAILED, unexpected, blocks_account=creation)
     return plan.Outcome(change, plan.Status.APPLIED)
 
 
