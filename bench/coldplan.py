@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -103,18 +102,8 @@ def _plan(simulator: harness.Simulator, desired: Path, log_path: Path, concurren
 
 
 def _plain_read(simulator: harness.Simulator, log_path: Path, concurrency: int) -> int:
-    import harness
-
     command = [sys.executable, str(BASELINE), simulator.url, str(concurrency), BOOTSTRAP_ROLE]
-    with log_path.open("w") as log:
-        done = subprocess.run(
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=harness.PASS_TIMEOUT,
-            check=False,
-        )
-    return done.returncode
+    return importing.run_logged(command, log_path)
 
 
 def _one_run(

@@ -71,10 +71,15 @@ def measure(
 
 def one_shot(arguments: list[str], url: str, concurrency: int, log_path: Path) -> int:
     """A one-shot reconciler command; its exit status, its output in `log_path`."""
-    import harness
-
     command = [sys.executable, "-m", "reconciler.cli", *arguments]
     command += ["--endpoint-url", url, "--concurrency", str(concurrency)]
+    return run_logged(command, log_path)
+
+
+def run_logged(command: list[str], log_path: Path) -> int:
+    """`command` run from the repository root; its exit status, its output in `log_path`."""
+    import harness
+
     with log_path.open("w") as log:
         done = subprocess.run(
             command,
