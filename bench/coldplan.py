@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import importing
+import workload
 
 if TYPE_CHECKING:  # the harness imports this module: a type-only import the other way
     import harness
@@ -34,7 +35,6 @@ if TYPE_CHECKING:  # the harness imports this module: a type-only import the oth
 RUNS = 3
 BASELINE_UP_TO = 1000  # above, three runs of the script would outlast the plan's own
 BASELINE = Path(__file__).with_name("plainread.py")
-BOOTSTRAP_ROLE = "OrganizationAccountAccessRole"  # the workload's bootstrap role
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def measure(
     cold = ColdPlan(n)
     if n <= BASELINE_UP_TO:
         cold.baseline = ColdRuns(n)
-    for run in range(1, RUNS + 1):  # the two interleaved: the machine's moods fall on both
+    for run in range(1, RUNS + 1):  # interleaved: a slow spell of the machine falls on both
         log = workdir / f"cold-plan-{run}.log"
         cold.runs.append(_one_run(simulator, options, partial(_plan, simulator, desired, log)))
         if cold.baseline is not None:
@@ -102,7 +102,7 @@ def _plan(simulator: harness.Simulator, desired: Path, log_path: Path, concurren
 
 
 def _plain_read(simulator: harness.Simulator, log_path: Path, concurrency: int) -> int:
-    command = [sys.executable, str(BASELINE), simulator.url, str(concurrency), BOOTSTRAP_ROLE]
+    command = [sys.executable, str(BASELINE), simulator.url, str(concurrency), workload.BOOTSTRAP]
     return importing.run_logged(command, log_path)
 
 
