@@ -23,7 +23,7 @@ def test_syntax_error_names_the_line_and_column_of_the_problem(
 
     assert (issue.line, issue.column) == (19, 23)  # the second colon
     assert issue.field == ""
-    assert issue.message == "YAML syntax: mapping values are not allowed here"
+    assert issue.message == "YAML syntax: mapping values are not allowed in this context"
 
 
 def test_duplicate_key_is_reported_at_the_second_occurrence(
@@ -64,7 +64,42 @@ def test_character_yaml_forbids_is_reported_where_it_stands(
     issue = only_issue(text)
 
     assert (issue.line, issue.column) == (22, 22)
-    assert "special characters are not allowed" in issue.message
+    assert issue.message == "YAML: control characters are not allowed"
+
+
+def test_forbidden_character_after_accented_letters_is_placed_by_character_not_byte(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    text = variant(("aws+shared@example.com", "aws+shéréd\x07@example.com"))
+
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (22, 22)
+
+
+def test_forbidden_character_is_placed_counting_every_yaml_line_break(
+    only_issue: OnlyIssue,
+) -> None:
+    issue = only_issue("organization:\r  name: x\x85  id: a\x07\n")
+
+    assert (issue.line, issue.column) == (3, 8)
+    assert issue.message == "YAML: control characters are not allowed"
+
+
+def test_lone_surrogate_is_an_error_where_it_stands(only_issue: OnlyIssue) -> None:
+    issue = only_issue("organization:\n  name: a\ud800\n")
+
+    assert (issue.line, issue.column) == (2, 10)
+    assert issue.message == "YAML: a lone surrogate is not a character"
+
+
+def test_syntax_error_at_the_end_of_a_text_without_final_line_break_stays_on_its_last_line(
+    only_issue: OnlyIssue,
+) -> None:
+    issue = only_issue("organization: [")
+
+    assert (issue.line, issue.column) == (1, 16)
+    assert issue.message.startswith("YAML syntax: ")
 
 
 def test_alias_inside_its_own_anchor_is_an_error_not_a_crash(
@@ -95,6 +130,18 @@ def test_alias_bomb_is_refused_without_expanding_it(minimal: str, only_issue: On
 
 def test_absurdly_deep_nesting_is_an_error_not_a_crash(only_issue: OnlyIssue) -> None:
     issue = only_issue("organization: " + "[" * 5000 + "]" * 5000 + "\n")
+
+    # libyaml stops at its 1,000th level, at the bracket that opens it.
+    assert (issue.line, issue.column) == (1, 1014)
+    assert issue.message == (
+        "YAML syntax: while increasing flow level exceeded maximum nesting depth"
+    )
+
+
+def test_nesting_libyaml_accepts_but_python_cannot_walk_is_an_error_not_a_crash(
+    only_issue: OnlyIssue,
+) -> None:
+    issue = only_issue("organization: " + "[" * 990 + "]" * 990 + "\n")
 
     assert issue.message == "the document nests too deeply"
 
@@ -164,4 +211,6 @@ def test_escape_naming_no_character_is_a_syntax_error(
     issue = only_issue(variant(("aws+shared@example.com", '"aws+shared\\UFFFFFFFF@example.com"')))
 
     assert issue.line == 22
-    assert issue.message == "YAML syntax: an escape sequence names no Unicode character"
+    assert issue.message == (
+        "YAML syntax: while parsing a quoted scalar found invalid Unicode character escape code"
+    )
