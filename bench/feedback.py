@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import workload
-import yaml
 
 if TYPE_CHECKING:  # the harness imports this module to run it
     from harness import DaemonChild, Simulator
@@ -101,7 +100,7 @@ def _push(
         f"user{k:02d}" for k in range(workload.USERS) if f"user{k:02d}" not in group["users"]
     )
     group["users"].append(newcomer)
-    desired.write_text(yaml.safe_dump(doc, sort_keys=False))
+    desired.write_text(workload.text(doc))
     iam = workload.iam_client(simulator.url)
 
     def applied() -> bool:

@@ -33,7 +33,6 @@ import feedback
 import importing
 import profiling
 import workload
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRY = Path(__file__).with_name("bench.py")  # the children run the same entry point
@@ -396,7 +395,7 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         workload.seed(url)
         desired = here / "accounts.yaml"
         doc = workload.document(n)
-        desired.write_text(yaml.safe_dump(doc, sort_keys=False))
+        desired.write_text(workload.text(doc))
         build = _build(desired, url, options.concurrency, here / "build.log")
         say(
             f"built from empty with `reconciler apply` at latency 0 in "

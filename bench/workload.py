@@ -14,6 +14,8 @@ import json
 import urllib.parse
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 if TYPE_CHECKING:
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_organizations import OrganizationsClient
@@ -41,12 +43,17 @@ def account_name(i: int) -> str:
 def document(n: int) -> dict[str, Any]:
     """N accounts in five OUs, two roles each, 20 groups granting AccountAccessRole in 10
     accounts each (well inside IAM's 5,120-character quota for a group's inline policies)."""
+    # One map per combination of tags, shared: `text` writes each once and aliases the rest.
+    tags = {
+        i: {"team": f"team-{i % 37:02d}", "environment": ("dev", "prod")[i % 2]}
+        for i in range(min(n, 74))  # 37 teams x 2 environments, as i % 74 runs through them
+    }
     accounts = [
         {
             "name": account_name(i),
             "email": f"bench+{account_name(i)}@example.com",
             "unit": UNITS[i % len(UNITS)],
-            "tags": {"team": f"team-{i % 37:02d}", "environment": ("dev", "prod")[i % 2]},
+            "tags": tags[i % 74],
         }
         for i in range(n)
     ]
@@ -101,6 +108,13 @@ def document(n: int) -> dict[str, Any]:
         # The build creates everything in one apply; drift repair makes 2 changes per account.
         "policy": {"prune": False, "max_changes": 20 * n + 1000, "protected_accounts": []},
     }
+
+
+def text(doc: dict[str, Any]) -> str:
+    """The document as YAML that keeps 10,000 accounts under the 1 MiB a document may take:
+    lists and maps of plain values on one line, and a map used again written as an alias."""
+    written: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200)
+    return written
 
 
 def seed(url: str) -> None:
