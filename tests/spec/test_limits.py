@@ -47,6 +47,30 @@ def test_file_one_byte_over_a_mib_is_refused(minimal: str, tmp_path: Path) -> No
     assert [str(i) for i in caught.value.issues] == [f"{path}:1:1: {TOO_LARGE}"]
 
 
+def test_ten_thousand_accounts_written_compactly_fit_in_a_mib(minimal: str) -> None:
+    # As the README advises: one line per small map, a repeated map anchored once.
+    entries = []
+    for i in range(10_000):
+        team, env = i % 37, ("dev", "prod")[i % 2]
+        first = i < 74  # 37 teams x 2 environments: the first 74 accounts name each pair once
+        tags = (
+            f"&t{team}{env} {{team: team-{team:02d}, environment: {env}}}"
+            if first
+            else f"*t{team}{env}"
+        )
+        entries.append(
+            f"  - name: client-{i:05d}\n    email: aws+client-{i:05d}@example.com\n"
+            f"    unit: Clients/Acme\n    tags: {tags}\n"
+        )
+    text = minimal.replace("accounts:\n", "accounts:\n" + "".join(entries), 1)
+
+    document = load.parse_spec(text, "accounts.yaml")
+
+    assert len(text.encode("utf-8")) <= MIB
+    assert len(document.accounts) == 10_002
+    assert document.account("client-09999").tags == {"team": "team-09", "environment": "prod"}
+
+
 @pytest.fixture
 def timed() -> Iterator[Callable[[], float]]:
     start = time.perf_counter()
