@@ -113,8 +113,7 @@ def document(n: int) -> dict[str, Any]:
 def text(doc: dict[str, Any]) -> str:
     """The document as YAML that keeps 10,000 accounts under the 1 MiB a document may take:
     lists and maps of plain values on one line, and a map used again written as an alias."""
-    written: str = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200)
-    return written
+    return str(yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=200))
 
 
 def seed(url: str) -> None:

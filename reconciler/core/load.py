@@ -24,8 +24,12 @@ from reconciler.core.errors import SpecError, SpecIssue
 # over aliases), not an organization. Counted on the composed nodes, before anything is built.
 _MAX_NODES = 500_000
 _TOO_MANY = f"the document has over {_MAX_NODES} values"
-# 10,000 accounts fit in 1 MiB written compactly (see the README); a MB of text costs some
-# 1.5 s and 60 MB in nodes, marks and models, so larger documents are refused unread.
+# Five levels of units or a policy's conditions nest some 12 levels; copying and validating
+# values recurse once a level or more, so far deeper documents would exhaust Python's stack.
+_MAX_DEPTH = 100
+_TOO_DEEP = f"the document nests deeper than {_MAX_DEPTH} levels"
+# 10,000 accounts fit in 1 MiB written compactly (see the README); a MB of text costs seconds
+# and some 60 MB in nodes, marks and models, so larger documents are refused unread.
 MAX_BYTES = 1_048_576
 # How YAML counts lines: libyaml's marks and the error positions below agree on them.
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
@@ -139,6 +143,7 @@ def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
         line, column = _line_column(text, exc.start)
         problem = "YAML: a lone surrogate is not a character"
         raise SpecError([SpecIssue(filename, line, column, "", problem)]) from None
+    positions = _Positions(filename, text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -146,9 +151,8 @@ def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
         # Count before building values: aliases and merge keys share nodes, and each use
         # counts, so a bomb is refused before PyYAML (or the walk below) expands it.
         if _expanded_size(node, {}) > _MAX_NODES:
-            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            line, column = positions.place(node.start_mark)
             raise SpecError([SpecIssue(filename, line, column, "", _TOO_MANY)])
-        positions = _Positions(filename)
         positions.walk(node, ())
         if positions.issues:
             raise SpecError(positions.issues)
@@ -158,8 +162,8 @@ def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
         raise SpecError([SpecIssue(filename, line, column, "", f"YAML: {exc.reason}")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, column = _within(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = " ".join(filter(None, [exc.context, exc.problem]))
+        line, column = positions.place(mark) if mark else (1, 1)
+        problem = " ".join(filter(None, [exc.context, _named(exc.problem, text, line, column)]))
         raise SpecError(
             [SpecIssue(filename, line, column, "", f"YAML syntax: {problem}")]
         ) from None
@@ -177,21 +181,24 @@ class _Loader(yaml.CSafeLoader):
     libyaml composes some ten times faster than PyYAML's pure-Python parser (0.15 s of a cold
     plan's start-up at 200 accounts, over 5 s at 10,000), and it refuses nesting deeper than
     1,000 levels itself. The safe constructors let Python's own errors escape for some scalars:
-    `2001-02-29` (a date that does not exist), `!!int abc`, `!!bool maybe`.
+    `2001-02-29` (a date that does not exist), `!!int abc`, `!!int ''`, `!!timestamp abc`.
     """
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep)
-        except (ValueError, OverflowError, KeyError, TypeError) as exc:
+        except (ValueError, OverflowError, LookupError, TypeError, AttributeError) as exc:
             kind = str(node.tag).rsplit(":", 1)[-1]
             what = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
             problem = f"cannot read {what} as {kind} ({exc}); quote it to keep it as text"
             raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark) from None
 
 
-def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
-    """How many values `node` stands for with every alias expanded; each node is sized once."""
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], depth: int = 0) -> int:
+    """How many values `node` stands for with every alias expanded; each node is sized once.
+    Nothing is counted past `_MAX_DEPTH` levels: the walk refuses that before any is built."""
+    if depth > _MAX_DEPTH:
+        return 1
     if id(node) in sizes:
         return sizes[id(node)]
     sizes[id(node)] = 0  # an alias inside its own anchor: the walk reports it
@@ -200,7 +207,7 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int]) -> int:
         children = node.value
     elif isinstance(node, yaml.MappingNode):
         children = [value for _, value in node.value]
-    sizes[id(node)] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    sizes[id(node)] = 1 + sum(_expanded_size(child, sizes, depth + 1) for child in children)
     return sizes[id(node)]
 
 
@@ -210,13 +217,14 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
     return len(before), len(before[-1]) + 1
 
 
-def _within(text: str, line: int, column: int) -> tuple[int, int]:
-    """A position libyaml gave, moved back into the text: at the end of a text that does not
-    end with a line break, libyaml's marks stand on the line after the last one."""
+def _named(problem: str | None, text: str, line: int, column: int) -> str | None:
+    """libyaml's problem, naming the character it found where it does not: a tab or another
+    invisible character is what a reader most needs to be told about."""
+    if problem != "found character that cannot start any token":
+        return problem
     lines = _LINE_BREAK.split(text)
-    if line <= len(lines):
-        return line, column
-    return len(lines), len(lines[-1]) + 1
+    found = lines[line - 1][column - 1 : column] if line <= len(lines) else ""
+    return f"found character {found!r} that cannot start any token" if found else problem
 
 
 def _character_index(text: str, byte_offset: int) -> int:
@@ -229,11 +237,24 @@ class _Positions:
     """Line and column of every key and value in the document, by location."""
 
     filename: str
+    text: str
     values: dict[spec.Loc, tuple[int, int]] = field(default_factory=dict)
     keys: dict[spec.Loc, tuple[int, int]] = field(default_factory=dict)
     issues: list[SpecIssue] = field(default_factory=list)
     _count: int = 0
     _open: set[int] = field(default_factory=set)  # ids of the nodes enclosing the current one
+    _too_deep: bool = False
+
+    def place(self, mark: yaml.Mark) -> tuple[int, int]:
+        """Line and column of `mark`, from 1. At the end of a text without a final line break,
+        libyaml's marks stand at the start of a line after the last; they are moved back to
+        the end of the last line."""
+        line, column = mark.line + 1, mark.column + 1
+        if column == 1 and line > 1:  # the cheap test first: only such a mark can be past it
+            lines = _LINE_BREAK.split(self.text)
+            if line > len(lines):
+                return len(lines), len(lines[-1]) + 1
+        return line, column
 
     def walk(self, node: yaml.Node, loc: spec.Loc) -> None:
         self._count += 1
@@ -241,7 +262,13 @@ class _Positions:
             if self._count == _MAX_NODES + 1:
                 self.issues.append(self.issue((), _TOO_MANY))
             return
-        self.values[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.values[loc] = self.place(node.start_mark)
+        if len(loc) > _MAX_DEPTH:  # no document nests so deep; deeper, Python's stack would not do
+            if not self._too_deep:  # once, and at its place: its path would fill the screen
+                line, column = self.values[loc]
+                self.issues.append(SpecIssue(self.filename, line, column, "", _TOO_DEEP))
+            self._too_deep = True
+            return
         if id(node) in self._open:  # an alias inside its own anchor: `&a [*a]`
             self.issues.append(self.issue(loc, "this value contains an alias to itself"))
             return
@@ -258,7 +285,7 @@ class _Positions:
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.tag)
             here = (*loc, key)
-            self.keys[here] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            self.keys[here] = self.place(key_node.start_mark)
             if key in seen and key != "<<":
                 self.issues.append(self.issue(here, f"key {key!r} appears twice", at_key=True))
             seen.add(key)

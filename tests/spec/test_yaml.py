@@ -102,6 +102,57 @@ def test_syntax_error_at_the_end_of_a_text_without_final_line_break_stays_on_its
     assert issue.message.startswith("YAML syntax: ")
 
 
+def test_nesting_past_a_hundred_levels_inside_a_value_is_refused_where_it_starts(
+    variant: Variant, only_issue: OnlyIssue
+) -> None:
+    deep = "[" * 493 + "]" * 493  # copying it for the reference checks exhausted Python's stack
+    text = variant(
+        ("    unit: Clients/Acme\n", f"    unit: Clients/Acme\n    tags: {{a: {deep}}}\n")
+    )
+
+    issue = only_issue(text)
+
+    # accounts[0].tags.a is 4 levels; the 98th bracket opens the 101st, at column 14 + 98.
+    assert (issue.line, issue.column, issue.field) == (20, 112, "")
+    assert issue.message == "the document nests deeper than 100 levels"
+
+
+@pytest.mark.parametrize("text", ["---", "# a comment\n---", "%YAML 1.1\n---"])
+def test_document_of_nothing_but_its_start_is_placed_on_its_last_line(
+    only_issue: OnlyIssue, text: str
+) -> None:
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (text.count("\n") + 1, 4)
+    assert issue.message == "expected a mapping of keys to values"
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "message"),
+    [
+        ("organization: !!int", 15, "cannot read '' as int (string index out of range)"),
+        ("organization: !!timestamp abc", 15, "cannot read 'abc' as timestamp ("),
+    ],
+)
+def test_value_a_tag_cannot_convert_is_an_error_where_it_stands(
+    only_issue: OnlyIssue, text: str, column: int, message: str
+) -> None:
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == (1, column)
+    assert issue.message.startswith(f"YAML syntax: {message}")
+
+
+def test_tab_where_yaml_wants_spaces_is_named(only_issue: OnlyIssue) -> None:
+    issue = only_issue("organization:\n\tname: x\n")
+
+    assert (issue.line, issue.column) == (2, 1)
+    assert issue.message == (
+        "YAML syntax: while scanning for the next token "
+        "found character '\\t' that cannot start any token"
+    )
+
+
 def test_alias_inside_its_own_anchor_is_an_error_not_a_crash(
     variant: Variant, only_issue: OnlyIssue
 ) -> None:
@@ -138,12 +189,13 @@ def test_absurdly_deep_nesting_is_an_error_not_a_crash(only_issue: OnlyIssue) ->
     )
 
 
-def test_nesting_libyaml_accepts_but_python_cannot_walk_is_an_error_not_a_crash(
+def test_nesting_libyaml_accepts_but_python_could_not_walk_is_refused_where_it_starts(
     only_issue: OnlyIssue,
 ) -> None:
     issue = only_issue("organization: " + "[" * 990 + "]" * 990 + "\n")
 
-    assert issue.message == "the document nests too deeply"
+    assert (issue.line, issue.column) == (1, 15 + 100)  # the 101st level's bracket
+    assert issue.message == "the document nests deeper than 100 levels"
 
 
 def test_file_that_cannot_be_read_names_the_file(tmp_path: Path) -> None:
