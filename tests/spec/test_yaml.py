@@ -56,10 +56,12 @@ def test_document_that_is_not_a_mapping(only_issue: OnlyIssue, text: str) -> Non
     assert issue.message == "expected a mapping of keys to values"
 
 
+# Accented letters take two bytes each in UTF-8, where libyaml counts: columns count characters.
+@pytest.mark.parametrize("local_part", ["aws+shared", "aws+shéréd"])
 def test_character_yaml_forbids_is_reported_where_it_stands(
-    variant: Variant, only_issue: OnlyIssue
+    variant: Variant, only_issue: OnlyIssue, local_part: str
 ) -> None:
-    text = variant(("aws+shared@example.com", "aws+shared\x07@example.com"))
+    text = variant(("aws+shared@example.com", f"{local_part}\x07@example.com"))
 
     issue = only_issue(text)
 
@@ -67,39 +69,36 @@ def test_character_yaml_forbids_is_reported_where_it_stands(
     assert issue.message == "YAML: control characters are not allowed"
 
 
-def test_forbidden_character_after_accented_letters_is_placed_by_character_not_byte(
-    variant: Variant, only_issue: OnlyIssue
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        pytest.param(
+            "organization:\r  name: x\x85  id: a\x07\n",
+            (3, 8),
+            "YAML: control characters are not allowed",
+            id="lines broken by CR and NEL, as YAML breaks them",
+        ),
+        pytest.param(
+            "organization:\n  name: a\ud800\n",
+            (2, 10),
+            "YAML: a lone surrogate is not a character",
+            id="a lone surrogate, which has no UTF-8 form",
+        ),
+        pytest.param(
+            "organization: [",
+            (1, 16),
+            "YAML syntax: while parsing a flow node did not find expected node content",
+            id="the end of a text without a final line break, which libyaml puts a line below",
+        ),
+    ],
+)
+def test_problem_is_placed_where_it_stands_in_the_text(
+    only_issue: OnlyIssue, text: str, position: tuple[int, int], message: str
 ) -> None:
-    text = variant(("aws+shared@example.com", "aws+shéréd\x07@example.com"))
-
     issue = only_issue(text)
 
-    assert (issue.line, issue.column) == (22, 22)
-
-
-def test_forbidden_character_is_placed_counting_every_yaml_line_break(
-    only_issue: OnlyIssue,
-) -> None:
-    issue = only_issue("organization:\r  name: x\x85  id: a\x07\n")
-
-    assert (issue.line, issue.column) == (3, 8)
-    assert issue.message == "YAML: control characters are not allowed"
-
-
-def test_lone_surrogate_is_an_error_where_it_stands(only_issue: OnlyIssue) -> None:
-    issue = only_issue("organization:\n  name: a\ud800\n")
-
-    assert (issue.line, issue.column) == (2, 10)
-    assert issue.message == "YAML: a lone surrogate is not a character"
-
-
-def test_syntax_error_at_the_end_of_a_text_without_final_line_break_stays_on_its_last_line(
-    only_issue: OnlyIssue,
-) -> None:
-    issue = only_issue("organization: [")
-
-    assert (issue.line, issue.column) == (1, 16)
-    assert issue.message.startswith("YAML syntax: ")
+    assert (issue.line, issue.column) == position
+    assert issue.message == message
 
 
 def test_nesting_past_a_hundred_levels_inside_a_value_is_refused_where_it_starts(
