@@ -10,6 +10,7 @@ the result is a `Spec` or a `SpecError`.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,10 +252,17 @@ class _Positions:
         the end of the last line."""
         line, column = mark.line + 1, mark.column + 1
         if column == 1 and line > 1:  # the cheap test first: only such a mark can be past it
-            lines = _LINE_BREAK.split(self.text)
-            if line > len(lines):
-                return len(lines), len(lines[-1]) + 1
+            last_line, end_column = self._end
+            if line > last_line:
+                return last_line, end_column
         return line, column
+
+    @functools.cached_property
+    def _end(self) -> tuple[int, int]:
+        """The last line and the column after its last character, found once per document:
+        a value on every line at column 1 would otherwise split the text once per value."""
+        lines = _LINE_BREAK.split(self.text)
+        return len(lines), len(lines[-1]) + 1
 
     def walk(self, node: yaml.Node, loc: spec.Loc) -> None:
         self._count += 1

@@ -100,6 +100,22 @@ def test_endless_file_is_refused(timed: Callable[[], float]) -> None:
     assert timed() < 1
 
 
+def test_values_each_at_the_start_of_a_line_are_placed_at_once(
+    timed: Callable[[], float],
+) -> None:
+    # 100,000 of them: placing each by splitting the text anew took minutes.
+    text = "organization: [\n" + "a,\n" * 100_000 + "]\n"
+
+    with pytest.raises(SpecError) as caught:
+        load.parse_spec(text, "accounts.yaml")
+
+    assert [str(issue) for issue in caught.value.issues] == [
+        "accounts.yaml:1:1: access: required key 'access' is missing",
+        "accounts.yaml:1:15: organization: expected a mapping of keys to values",
+    ]
+    assert timed() < 10
+
+
 def test_text_over_a_mib_of_utf8_is_refused(minimal: str, only_issue: OnlyIssue) -> None:
     # Under a million characters, but two bytes each: the limit is on bytes, as on disk.
     text = padded(minimal, MIB + 1 + 1, filler="\u00e9")
