@@ -164,7 +164,7 @@ def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = positions.place(mark) if mark else (1, 1)
-        problem = " ".join(filter(None, [exc.context, _named(exc.problem, text, line, column)]))
+        problem = " ".join(filter(None, [exc.context, positions.named(exc.problem, line, column)]))
         raise SpecError(
             [SpecIssue(filename, line, column, "", f"YAML syntax: {problem}")]
         ) from None
@@ -218,16 +218,6 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
     return len(before), len(before[-1]) + 1
 
 
-def _named(problem: str | None, text: str, line: int, column: int) -> str | None:
-    """libyaml's problem, naming the character it found where it does not: a tab or another
-    invisible character is what a reader most needs to be told about."""
-    if problem != "found character that cannot start any token":
-        return problem
-    lines = _LINE_BREAK.split(text)
-    found = lines[line - 1][column - 1 : column] if line <= len(lines) else ""
-    return f"found character {found!r} that cannot start any token" if found else problem
-
-
 def _character_index(text: str, byte_offset: int) -> int:
     """The index in `text` of the character libyaml's reader reports by its UTF-8 offset."""
     return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
@@ -251,18 +241,23 @@ class _Positions:
         libyaml's marks stand at the start of a line after the last; they are moved back to
         the end of the last line."""
         line, column = mark.line + 1, mark.column + 1
-        if column == 1 and line > 1:  # the cheap test first: only such a mark can be past it
-            last_line, end_column = self._end
-            if line > last_line:
-                return last_line, end_column
+        if column == 1 and line > len(self._lines):  # the cheap test first: lines are split once
+            return len(self._lines), len(self._lines[-1]) + 1
         return line, column
 
+    def named(self, problem: str | None, line: int, column: int) -> str | None:
+        """libyaml's problem, naming the character it found where it does not: a tab or another
+        invisible character is what a reader most needs to be told about."""
+        if problem != "found character that cannot start any token":
+            return problem
+        found = self._lines[line - 1][column - 1 : column]  # `place` keeps `line` in the text
+        return f"found character {found!r} that cannot start any token" if found else problem
+
     @functools.cached_property
-    def _end(self) -> tuple[int, int]:
-        """The last line and the column after its last character, found once per document:
-        a value on every line at column 1 would otherwise split the text once per value."""
-        lines = _LINE_BREAK.split(self.text)
-        return len(lines), len(lines[-1]) + 1
+    def _lines(self) -> list[str]:
+        """The text's lines, split once per document and only if asked: a value on every line
+        at column 1 would otherwise split the text once per value."""
+        return _LINE_BREAK.split(self.text)
 
     def walk(self, node: yaml.Node, loc: spec.Loc) -> None:
         self._count += 1
