@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
 import botocore.config
-import botocore.session
 
-from reconciler.aws.sessions import CONNECT_TIMEOUT, USER_AGENT, translated
+from reconciler.aws.sessions import CONNECT_TIMEOUT, USER_AGENT, botocore_session, translated
 from reconciler.core.errors import ReconcilerError
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ class EventQueue:
             user_agent=USER_AGENT,
         )
         with translated("sqs:client"):
-            client = botocore.session.get_session().create_client(
+            client = botocore_session().create_client(
                 "sqs", region_name=region, endpoint_url=endpoint_url, config=config
             )
         self._client = cast("SQSClient", client)

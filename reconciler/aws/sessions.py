@@ -36,6 +36,7 @@ import botocore.config
 import botocore.credentials
 import botocore.exceptions
 import botocore.handlers
+import botocore.loaders
 import botocore.session
 import botocore.utils
 
@@ -319,18 +320,14 @@ class Sessions:
         read_only: bool = False,
         session_name: str | None = None,
     ) -> None:
-        management = _parsing_lightly(botocore.session.get_session())
         with translated("AWS configuration"):  # an AWS_PROFILE that does not exist fails here
+            management = _parsing_lightly(botocore_session())
             configured_region = management.get_config_variable("region")
-            loader = management.get_component("data_loader")
         self._session = management
         self._region = region or configured_region or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
-        members = _parsing_lightly(botocore.session.Session())
-        # One loader for both: each would otherwise hold its own copy of IAM's service model
-        # (some 12 MB); the models are read-only once loaded.
-        members.register_component("data_loader", loader)
+        members = _parsing_lightly(botocore_session(botocore.session.Session()))
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
@@ -432,6 +429,28 @@ class Sessions:
         """Drop cached credentials, e.g. after AWS rejected them."""
         with self._lock:
             self._credentials.pop(account_id, None)
+
+
+_LOADER: list[botocore.loaders.Loader] = []  # the process's one loader, once made
+_LOADER_LOCK = threading.Lock()
+
+
+def botocore_session(
+    session: botocore.session.Session | None = None,
+) -> botocore.session.Session:
+    """`session` (default: a new one configured from the environment) reading AWS's model
+    files through the process's one loader. A loader keeps every file it has parsed, and each
+    session would otherwise make its own: the management account's, the member accounts' and
+    the events queue's sessions each held another copy of the endpoint and partition data and,
+    for the first two, of IAM's service model (some 12 MB). The files are read-only once
+    loaded. Raises botocore's error when the configuration cannot be read (an AWS_PROFILE that
+    does not exist)."""
+    session = session or botocore.session.get_session()
+    with _LOADER_LOCK:
+        if not _LOADER:
+            _LOADER.append(session.get_component("data_loader"))
+        session.register_component("data_loader", _LOADER[0])
+    return session
 
 
 def _parsing_lightly(session: botocore.session.Session) -> botocore.session.Session:
