@@ -390,8 +390,13 @@ class Sessions:
         return AccountClient(cast("STSClient", self._shared("sts")))
 
     def _shared(self, service: _Service, *, member: bool = False) -> botocore.client.BaseClient:
+        key = (service, member)
+        # A client once made is only read: finding it takes no lock, so the first tree listing
+        # does not wait while another thread builds IAM's client (some 30 ms at start-up).
+        made = self._clients.get(key)
+        if made is not None:
+            return made
         with self._lock:  # creating clients from one session is not thread-safe in botocore
-            key = (service, member)
             if key not in self._clients:
                 session = self._members if member else self._session
                 self._clients[key] = session.create_client(
