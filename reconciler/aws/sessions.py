@@ -322,6 +322,7 @@ class Sessions:
     ) -> None:
         with translated("AWS configuration"):  # an AWS_PROFILE that does not exist fails here
             management = _parsing_lightly(botocore_session())
+            management.get_scoped_config()  # reads the profile, as the shared loader may not
             configured_region = management.get_config_variable("region")
         self._session = management
         self._region = region or configured_region or "us-east-1"
@@ -448,8 +449,8 @@ def botocore_session(
     session would otherwise make its own: the management account's, the member accounts' and
     the events queue's sessions each held another copy of the endpoint and partition data and,
     for the first two, of IAM's service model (some 12 MB). The files are read-only once
-    loaded. Raises botocore's error when the configuration cannot be read (an AWS_PROFILE that
-    does not exist)."""
+    loaded. Making the loader reads the configuration, so the first call raises botocore's
+    error for an AWS_PROFILE that does not exist; later ones need not."""
     session = session or botocore.session.get_session()
     with _LOADER_LOCK:
         if not _LOADER:
