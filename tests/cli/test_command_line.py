@@ -454,3 +454,27 @@ def test_a_broken_pipe_in_process_is_quiet(
 
     assert cli.main(["schema"]) == 141
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_command_leaves_the_interpreter_no_last_collection_to_make() -> None:
+    # An exit handler registered before the command runs after the command's own: by then
+    # every object must be out of the collector's sight, and the command's output whole.
+    script = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from reconciler import cli\n"
+        f"sys.exit(cli.main(['validate', '--desired', {DESIRED!r}]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=_environment(),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"{DESIRED}: valid (")
+    assert done.stdout.endswith("frozen at exit: True\n")
