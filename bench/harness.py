@@ -426,16 +426,16 @@ def run_size(n: int, options: Options, workdir: Path) -> SizeResult:
         say(f"drift made by hand in {len(drifted)} accounts ({len(drifted) * 2} changes)")
         result.rows.append(measure(child, simulator, n, "drift repair", options.latency))
         result.rows.append(measure(child, simulator, n, "after repair", options.latency))
-        # Profiled after every measured pass: the profiler's records leave the process's heap
-        # larger, which a later pass's peak memory would count.
+        simulator.start_counting(0.0)
+        by_id = {ids[a["name"]]: a for a in doc["accounts"]}
+        result.repaired_read_back = workload.drift_repaired(url, drifted, by_id)
+        # Profiled after the last pass whose peak memory counts (the feedback passes are timed
+        # only): the profiler's records leave the process's heap larger.
         if n == PROFILE_AT:
             simulator.start_counting(options.latency)
             result.profile = profiling.from_answer(child.ask("profile"))
             simulator.start_counting(0.0)
             say(f"steady pass under the profiler: CPU s {result.profile.cpu:.1f}")
-        simulator.start_counting(0.0)
-        by_id = {ids[a["name"]]: a for a in doc["accounts"]}
-        result.repaired_read_back = workload.drift_repaired(url, drifted, by_id)
         result.feedback = feedback.measure(
             child, simulator, desired, doc, listen, queue, options.latency
         )

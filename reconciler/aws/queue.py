@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 
 import botocore.config
 
-from reconciler.aws.sessions import CONNECT_TIMEOUT, USER_AGENT, botocore_session, translated
+from reconciler.aws.sessions import CONNECT_TIMEOUT, USER_AGENT, model_sharing_session, translated
 from reconciler.core.errors import ReconcilerError
 
 if TYPE_CHECKING:
@@ -68,7 +68,7 @@ class EventQueue:
             user_agent=USER_AGENT,
         )
         with translated("sqs:client"):
-            client = botocore_session().create_client(
+            client = model_sharing_session().create_client(
                 "sqs", region_name=region, endpoint_url=endpoint_url, config=config
             )
         self._client = cast("SQSClient", client)

@@ -321,14 +321,16 @@ class Sessions:
         session_name: str | None = None,
     ) -> None:
         with translated("AWS configuration"):  # an AWS_PROFILE that does not exist fails here
-            management = _parsing_lightly(botocore_session())
-            management.get_scoped_config()  # reads the profile, as the shared loader may not
+            management = _parsing_lightly(model_sharing_session())
+            # Asked for by name: the region and the loader may come from the environment or
+            # from an earlier session without the profile being read.
+            management.get_scoped_config()
             configured_region = management.get_config_variable("region")
         self._session = management
         self._region = region or configured_region or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
-        members = _parsing_lightly(botocore_session(botocore.session.Session()))
+        members = _parsing_lightly(model_sharing_session(botocore.session.Session()))
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
@@ -437,26 +439,34 @@ class Sessions:
             self._credentials.pop(account_id, None)
 
 
-_LOADER: list[botocore.loaders.Loader] = []  # the process's one loader, once made
-_LOADER_LOCK = threading.Lock()
+class _ModelFiles:
+    """The process's one botocore loader, taken from the first session that asks for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loader: botocore.loaders.Loader | None = None
+
+    def shared_with(self, session: botocore.session.Session) -> botocore.session.Session:
+        with self._lock:
+            if self._loader is None:
+                self._loader = session.get_component("data_loader")
+            session.register_component("data_loader", self._loader)
+        return session
 
 
-def botocore_session(
+_MODEL_FILES = _ModelFiles()
+
+
+def model_sharing_session(
     session: botocore.session.Session | None = None,
 ) -> botocore.session.Session:
-    """`session` (default: a new one configured from the environment) reading AWS's model
-    files through the process's one loader. A loader keeps every file it has parsed, and each
-    session would otherwise make its own: the management account's, the member accounts' and
-    the events queue's sessions each held another copy of the endpoint and partition data and,
-    for the first two, of IAM's service model (some 12 MB). The files are read-only once
-    loaded. Making the loader reads the configuration, so the first call raises botocore's
-    error for an AWS_PROFILE that does not exist; later ones need not."""
-    session = session or botocore.session.get_session()
-    with _LOADER_LOCK:
-        if not _LOADER:
-            _LOADER.append(session.get_component("data_loader"))
-        session.register_component("data_loader", _LOADER[0])
-    return session
+    """`session` (default: a new one configured from the environment), made to read AWS's
+    model files through the process's one loader. A loader keeps every file it has parsed
+    (endpoints, partitions, each service's model: IAM's is some 12 MB once parsed), so every
+    session with a loader of its own held another copy: the events queue's, and each further
+    `Sessions` (`import` makes two; the daemon makes one more when the document's management
+    account, bootstrap role or endpoint changes). The files are read-only once loaded."""
+    return _MODEL_FILES.shared_with(botocore.session.get_session() if session is None else session)
 
 
 def _parsing_lightly(session: botocore.session.Session) -> botocore.session.Session:

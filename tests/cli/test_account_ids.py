@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import cli, source
+from reconciler.aws.sessions import model_sharing_session
 from reconciler.core import ways
 from tests.cli import test_ways_documents as documents
 
@@ -86,6 +87,9 @@ def test_a_profile_that_does_not_exist_is_one_line_before_any_call(
     capsys: pytest.CaptureFixture[str],
     command: str,
 ) -> None:
+    # AWS's model files already loaded by an earlier client of the process, as in a daemon or
+    # a test run: making the loader read the profile, sharing it does not.
+    model_sharing_session()
     monkeypatch.setenv("AWS_PROFILE", "prod-typo")
     desired = documents.write(tmp_path, documents.UNCREATED)
 

@@ -457,13 +457,16 @@ def test_a_broken_pipe_in_process_is_quiet(
 
 
 def test_a_command_leaves_the_interpreter_no_last_collection_to_make() -> None:
-    # An exit handler registered before the command runs after the command's own: by then
-    # every object must be out of the collector's sight, and the command's output whole.
+    # Nothing is frozen while the command runs; an exit handler registered before it runs
+    # after the command's own, when every object must be out of the collector's sight and the
+    # command's output whole.
     script = (
         "import atexit, gc, sys\n"
         "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
         "from reconciler import cli\n"
-        f"sys.exit(cli.main(['validate', '--desired', {DESIRED!r}]))\n"
+        f"status = cli.main(['validate', '--desired', {DESIRED!r}])\n"
+        "print('frozen after the command:', gc.get_freeze_count() > 0)\n"
+        "sys.exit(status)\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script],
@@ -477,4 +480,4 @@ def test_a_command_leaves_the_interpreter_no_last_collection_to_make() -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"{DESIRED}: valid (")
-    assert done.stdout.endswith("frozen at exit: True\n")
+    assert done.stdout.endswith("frozen after the command: False\nfrozen at exit: True\n")
