@@ -6,8 +6,11 @@ cached (the product caches assumed-role credentials in memory only, so every run
 member account's role afresh). It runs `RUNS` times; each run records its wall time, the CPU
 seconds of the product's process (user and system, from the rusage of the reaped child), the
 simulator's CPU seconds meanwhile, the endpoint's count of calls and the exit status, which
-must be 0: the document equals the organization just built. This module measures and returns
-figures; the report prints medians and judges them.
+must be 0: the document equals the organization just built. From the simulator's record of
+when calls came and answers left, each run also tells its fixed time (before the first
+AssumeRole reached the simulator, and after its last answer, while the simulator has little
+to do) and the simulator's CPU seconds in between. This module measures and returns figures;
+the report prints medians and judges them.
 
 Beside it, up to `BASELINE_UP_TO` accounts, the same reads made by a plain boto3 script
 (`plainread.py`), timed the same way `RUNS` times: what any client of these APIs pays, which
@@ -44,6 +47,26 @@ class ColdRun:
     simulator_cpu: float  # CPU seconds of the simulator meanwhile
     calls: int  # the endpoint's count
     status: int  # the exit status: for the plan, 0 is nothing to change
+    # Where the wall time goes: before the first AssumeRole reached the
+    # simulator, after its last answer, and the simulator's CPU seconds in between.
+    before_first_assume: float = 0.0
+    after_last_answer: float = 0.0
+    simulator_cpu_between: float = 0.0
+
+    @property
+    def floor(self) -> float:
+        """The least wall / simulator CPU this run could show, its fixed time unchanged: had
+        the simulator been busy all the time between the first AssumeRole and the last
+        answer."""
+        fixed = self.before_first_assume + self.after_last_answer
+        least = fixed + self.simulator_cpu_between
+        return least / self.simulator_cpu if self.simulator_cpu else float("inf")
+
+    @property
+    def busy_between(self) -> float:
+        """The simulator's share of a CPU between the first AssumeRole and the last answer."""
+        between = self.wall - self.before_first_assume - self.after_last_answer
+        return self.simulator_cpu_between / between if between > 0 else 0.0
 
 
 @dataclass
@@ -73,6 +96,22 @@ class ColdRuns:
     def wall_over_simulator(self) -> float:
         """Above 1, the command leaves the simulator idle: time that is not AWS's."""
         return self.wall / self.simulator_cpu if self.simulator_cpu else float("inf")
+
+    @property
+    def before_first_assume(self) -> float:
+        return statistics.median(r.before_first_assume for r in self.runs)
+
+    @property
+    def after_last_answer(self) -> float:
+        return statistics.median(r.after_last_answer for r in self.runs)
+
+    @property
+    def busy_between(self) -> float:
+        return statistics.median(r.busy_between for r in self.runs)
+
+    @property
+    def floor(self) -> float:
+        return statistics.median(r.floor for r in self.runs)
 
 
 @dataclass
@@ -118,12 +157,20 @@ def _one_run(
     status = command(options.concurrency)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    moments = simulator.moments()
+    # The first member-account call waits for an account's credentials: until then only the
+    # tree and the management account's own reads are asked for, and the simulator idles.
+    first_assume = moments.first_calls.get("sts:AssumeRole", (started, 0.0))
+    last_answer = moments.last_answer
     run = ColdRun(
         wall=wall,
         cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         simulator_cpu=simulator.cpu_seconds() - simulator_cpu,
         calls=sum(simulator.counts().values()),
         status=status,
+        before_first_assume=first_assume[0] - started,
+        after_last_answer=started + wall - last_answer[0],
+        simulator_cpu_between=last_answer[1] - first_assume[1],
     )
     simulator.start_counting(0.0)
     return run

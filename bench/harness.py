@@ -196,6 +196,12 @@ def _status(field_name: str) -> int:
 # --- processes --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Moments:
+    first_calls: dict[str, tuple[float, float]]  # operation -> (monotonic, simulator CPU s)
+    last_answer: tuple[float, float]
+
+
 class Simulator:
     """`python -m tests.simulation.faults` in its own process (from the repository root, where
     `tests` is importable), steered over /fault-api/."""
@@ -238,6 +244,15 @@ class Simulator:
 
     def counts(self) -> dict[str, int]:
         return dict(self.control("counts")["counts"])
+
+    def moments(self) -> Moments:
+        """When the first call of each operation came and the last answer left, since the
+        counts were cleared: as `time.monotonic()` here (one clock for every process on
+        Linux) and the simulator's CPU seconds then."""
+        answer = self.control("counts")
+        firsts = {name: (wall, cpu) for name, (wall, cpu) in answer["first_calls"].items()}
+        wall, cpu = answer["last_answer"]
+        return Moments(firsts, (wall, cpu))
 
     def cpu_seconds(self) -> float:
         """User and system CPU time the simulator process has used so far."""

@@ -25,7 +25,9 @@ targets ("median" is the median of 3 runs):
 - `plan` on the document `reconciler import` wrote of the built organization exits 0, with
   every account declared.
 
-Figures printed without a target of their own: the cold plan's CPU per account, the same
+Figures printed without a target of their own: the cold plan's CPU per account and where its
+wall time goes (the fixed time before the first AssumeRole and after the last answer, while
+the simulator has little to do, and the least wall / simulator CPU that leaves), the same
 figures for a plain boto3 script making the cold plan's reads (`plainread`, up to 1,000
 accounts), the wall time and the reconciler's CPU time of the steady pass against the
 simulator's CPU time (how fast the machine runs varies by up to 40% between runs; the ratios
@@ -149,6 +151,16 @@ def _print_cold_plans(results: list[harness.SizeResult], options: harness.Option
         f"boto3 script (bench/plainread.py), timed the same way"
     )
     _print_aligned(lines, left=frozenset({1}))
+    print(
+        "where its wall time goes (medians): the fixed time before the first AssumeRole reaches "
+        "the simulator and after its last answer, the simulator's share of a CPU in between, "
+        "and the least wall/sim CPU that fixed time allows (a simulator busy all the time in "
+        "between)"
+    )
+    for cold in colds:
+        print(_where_the_time_goes(cold, "reconciler plan"))
+        if cold.baseline is not None:
+            print(_where_the_time_goes(cold.baseline, "plain boto3 script"))
 
 
 def _cold_row(cold: coldplan.ColdRuns, command: str) -> Sequence[str]:
@@ -163,6 +175,14 @@ def _cold_row(cold: coldplan.ColdRuns, command: str) -> Sequence[str]:
         f"{cold.wall_over_simulator:.2f}",
         f"{cold.calls_per_account:.3f}",
         ",".join(str(r.status) for r in cold.runs),
+    )
+
+
+def _where_the_time_goes(cold: coldplan.ColdRuns, command: str) -> str:
+    return (
+        f"  {cold.accounts} accounts, {command}: {cold.before_first_assume:.2f} s before the "
+        f"first AssumeRole, {cold.after_last_answer:.2f} s after the last answer; simulator "
+        f"{cold.busy_between:.0%} busy in between; least wall/sim CPU {cold.floor:.2f}"
     )
 
 

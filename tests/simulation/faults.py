@@ -62,7 +62,8 @@ class FaultInjector:
     """WSGI middleware over the simulator: counts every call by operation, adds latency, and
     answers chosen calls with AWS errors or canned bodies (see `Fault`). Controlled over HTTP
     under /fault-api/ so a test or benchmark in another process can steer it; its answers
-    carry `counts` (every call) and `injected` (calls a fault answered), by operation."""
+    carry `counts` (every call) and `injected` (calls a fault answered), by operation, and
+    `first_calls` and `last_answer` (when, and at how many of the simulator's CPU seconds)."""
 
     def __init__(self, app: Any, seed: int = 0) -> None:
         self._app = app
@@ -78,6 +79,11 @@ class FaultInjector:
         self.record: frozenset[str] = frozenset()
         self.requests: list[tuple[str, bytes]] = []
         self.agents: Counter[str] = Counter()  # calls by User-Agent: who CloudTrail would name
+        # When things happened, as (time.monotonic(), this process's CPU seconds): the first
+        # call of each operation, and the last answer given. Linux's monotonic clock is one for
+        # every process, so a benchmark compares these with its own moments.
+        self.first_calls: dict[str, tuple[float, float]] = {}
+        self.last_answer = (0.0, 0.0)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if environ.get("PATH_INFO", "").startswith("/fault-api/"):
@@ -89,10 +95,14 @@ class FaultInjector:
         if delay:
             time.sleep(delay)
         if fault is not None and fault.body is not None:
-            return _canned(start_response, fault)
-        if fault is not None:
-            return _error(start_response, service, fault)
-        return self._app(environ, start_response)
+            answer = _canned(start_response, fault)
+        elif fault is not None:
+            answer = _error(start_response, service, fault)
+        else:
+            answer = self._app(environ, start_response)
+        with self._lock:
+            self.last_answer = max(self.last_answer, _moment())
+        return answer
 
     def _decide(
         self, service: str, operation: str, body: bytes, agent: str
@@ -100,6 +110,7 @@ class FaultInjector:
         with self._lock:
             name = f"{service}:{operation}"
             self.counts[name] += 1
+            self.first_calls.setdefault(name, _moment())
             self.agents[agent] += 1
             if name in self.record:
                 self.requests.append((name, body))
@@ -149,13 +160,20 @@ class FaultInjector:
                 self.injected.clear()
                 self.agents.clear()
                 self.record, self.requests = frozenset(), []
+                self.first_calls, self.last_answer = {}, (0.0, 0.0)
             answer = {
                 "counts": dict(self.counts),
                 "injected": dict(self.injected),
                 "latency": self.latency,
+                "first_calls": self.first_calls,
+                "last_answer": self.last_answer,
             }
         start_response("200 OK", [("Content-Type", "application/json")])
         return [json.dumps(answer).encode()]
+
+
+def _moment() -> tuple[float, float]:
+    return time.monotonic(), time.process_time()
 
 
 def _canned(start_response: Any, fault: Fault) -> list[bytes]:
