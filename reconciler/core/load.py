@@ -34,6 +34,22 @@ _TOO_DEEP = f"the document nests deeper than {_MAX_DEPTH} levels"
 MAX_BYTES = 1_048_576
 # How YAML counts lines: libyaml's marks and the error positions below agree on them.
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
+# libyaml's problems that leave out what was found at the mark (PyYAML's own parser named it):
+# the problem as libyaml words it, what to read at the mark (the name is its first group), and
+# the problem with the name put in.
+_UNNAMED = {
+    "found character that cannot start any token": (
+        re.compile("(.)"),
+        "found character {!r} that cannot start any token",
+    ),
+    "found undefined alias": (re.compile(r"(\*[^\s,\[\]{}]+)"), "found undefined alias {!r}"),
+    "found unknown escape character": (
+        re.compile(r"\\(.)"),
+        "found unknown escape character {!r}",
+    ),
+}
+_DUPLICATE_ANCHOR = "found duplicate anchor; first occurrence"
+_ANCHOR = re.compile(r"(&[^\s,\[\]{}]+)")
 
 if not yaml.__with_libyaml__:
     raise ImportError("reconciler needs PyYAML built with libyaml (PyPI's wheels are)")
@@ -164,7 +180,7 @@ def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = positions.place(mark) if mark else (1, 1)
-        problem = " ".join(filter(None, [exc.context, positions.named(exc.problem, line, column)]))
+        problem = positions.described(exc, line, column)
         raise SpecError(
             [SpecIssue(filename, line, column, "", f"YAML syntax: {problem}")]
         ) from None
@@ -245,13 +261,28 @@ class _Positions:
             return len(self._lines), len(self._lines[-1]) + 1
         return line, column
 
-    def named(self, problem: str | None, line: int, column: int) -> str | None:
-        """libyaml's problem, naming the character it found where it does not: a tab or another
-        invisible character is what a reader most needs to be told about."""
-        if problem != "found character that cannot start any token":
-            return problem
-        found = self._lines[line - 1][column - 1 : column]  # `place` keeps `line` in the text
-        return f"found character {found!r} that cannot start any token" if found else problem
+    def described(self, error: yaml.MarkedYAMLError, line: int, column: int) -> str:
+        """libyaml's account of a syntax error at `line` and `column`, naming what it found
+        there where libyaml does not: a tab or another invisible character, an alias, an
+        anchor, an escape is what a reader most needs to be told about."""
+        if error.context == _DUPLICATE_ANCHOR and error.context_mark is not None:
+            first_line, first_column = self.place(error.context_mark)
+            anchor = self._found(_ANCHOR, line, column)
+            named = f" {anchor}" if anchor else ""
+            first = f"line {first_line}, column {first_column}"
+            return f"the anchor{named} is defined twice (first at {first})"
+        problem = (error.problem or "").replace("hexdecimal", "hexadecimal")  # libyaml's typo
+        if problem in _UNNAMED:
+            pattern, named = _UNNAMED[problem]
+            found = self._found(pattern, line, column)
+            problem = named.format(found) if found else problem
+        return " ".join(filter(None, [error.context, problem]))
+
+    def _found(self, pattern: re.Pattern[str], line: int, column: int) -> str | None:
+        """What `pattern` finds at `line` and `column` (its first group), if it does."""
+        # `place` keeps `line` in the text; a column past the line's end matches nothing.
+        found = pattern.match(self._lines[line - 1], column - 1)
+        return found.group(1) if found else None
 
     @functools.cached_property
     def _lines(self) -> list[str]:

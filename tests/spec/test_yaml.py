@@ -142,14 +142,41 @@ def test_value_a_tag_cannot_convert_is_an_error_where_it_stands(
     assert issue.message.startswith(f"YAML syntax: {message}")
 
 
-def test_tab_where_yaml_wants_spaces_is_named(only_issue: OnlyIssue) -> None:
-    issue = only_issue("organization:\n\tname: x\n")
+# libyaml leaves out what it found; the message names it, as PyYAML's own parser did.
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        (
+            "organization:\n\tname: x\n",
+            (2, 1),
+            "while scanning for the next token found character '\\t' that cannot start any token",
+        ),
+        ("organization: *default\n", (1, 15), "found undefined alias '*default'"),
+        ("organization: [é, *gone]\n", (1, 19), "found undefined alias '*gone'"),
+        (
+            "a: &base {x: 1}\nb: [1, &base 2]\n",
+            (2, 8),
+            "the anchor &base is defined twice (first at line 1, column 4)",
+        ),
+        (
+            'organization: "é\\q"\n',
+            (1, 17),
+            "while parsing a quoted scalar found unknown escape character 'q'",
+        ),
+        (
+            'organization: "\\xZZ"\n',
+            (1, 18),
+            "while parsing a quoted scalar did not find expected hexadecimal number",
+        ),
+    ],
+)
+def test_what_libyaml_found_is_named(
+    only_issue: OnlyIssue, text: str, position: tuple[int, int], message: str
+) -> None:
+    issue = only_issue(text)
 
-    assert (issue.line, issue.column) == (2, 1)
-    assert issue.message == (
-        "YAML syntax: while scanning for the next token "
-        "found character '\\t' that cannot start any token"
-    )
+    assert (issue.line, issue.column) == position
+    assert issue.message == f"YAML syntax: {message}"
 
 
 def test_alias_inside_its_own_anchor_is_an_error_not_a_crash(
