@@ -276,7 +276,17 @@ class _Positions:
             pattern, named = _UNNAMED[problem]
             found = self._found(pattern, line, column)
             problem = named.format(found) if found else problem
-        return " ".join(filter(None, [error.context, problem]))
+        return " ".join(filter(None, [self._context(error, line, column), problem]))
+
+    def _context(self, error: yaml.MarkedYAMLError, line: int, column: int) -> str | None:
+        """What libyaml was reading, and where that began when it is not where the error is:
+        the quote or bracket left open, the mapping whose key is missing."""
+        if not error.context or error.context_mark is None:
+            return error.context
+        began = self.place(error.context_mark)
+        if began == (line, column):
+            return error.context
+        return f"{error.context} at line {began[0]}, column {began[1]}:"
 
     def _found(self, pattern: re.Pattern[str], line: int, column: int) -> str | None:
         """What `pattern` finds at `line` and `column` (its first group), if it does."""

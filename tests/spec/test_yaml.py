@@ -161,16 +161,47 @@ def test_value_a_tag_cannot_convert_is_an_error_where_it_stands(
         (
             'organization: "é\\q"\n',
             (1, 17),
-            "while parsing a quoted scalar found unknown escape character 'q'",
+            "while parsing a quoted scalar at line 1, column 15: "
+            "found unknown escape character 'q'",
         ),
         (
             'organization: "\\xZZ"\n',
             (1, 18),
-            "while parsing a quoted scalar did not find expected hexadecimal number",
+            "while parsing a quoted scalar at line 1, column 15: "
+            "did not find expected hexadecimal number",
         ),
     ],
 )
 def test_what_libyaml_found_is_named(
+    only_issue: OnlyIssue, text: str, position: tuple[int, int], message: str
+) -> None:
+    issue = only_issue(text)
+
+    assert (issue.line, issue.column) == position
+    assert issue.message == f"YAML syntax: {message}"
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "message"),
+    [
+        (
+            "organization: [1, 2\n",
+            (2, 1),
+            "while parsing a flow sequence at line 1, column 15: did not find expected ',' or ']'",
+        ),
+        (
+            "organization:\n  name: 'open\n",
+            (3, 1),
+            "while scanning a quoted scalar at line 2, column 9: found unexpected end of stream",
+        ),
+        (
+            "organization:\n  name: x\n bad: y\n",
+            (3, 2),
+            "while parsing a block mapping at line 1, column 1: did not find expected key",
+        ),
+    ],
+)
+def test_what_was_left_open_is_placed_where_it_began(
     only_issue: OnlyIssue, text: str, position: tuple[int, int], message: str
 ) -> None:
     issue = only_issue(text)
@@ -290,5 +321,6 @@ def test_escape_naming_no_character_is_a_syntax_error(
 
     assert issue.line == 22
     assert issue.message == (
-        "YAML syntax: while parsing a quoted scalar found invalid Unicode character escape code"
+        "YAML syntax: while parsing a quoted scalar at line 22, column 12: "
+        "found invalid Unicode character escape code"
     )
