@@ -154,6 +154,8 @@ def _too_large(filename: str) -> SpecIssue:
 
 
 def _parse_yaml(text: str, filename: str) -> tuple[_Positions, Any]:
+    # A byte order mark is not content: libyaml's columns leave it out, and so do editors'.
+    text = text.removeprefix("\ufeff")
     try:
         loader = _Loader(text)
     except UnicodeEncodeError as exc:  # a lone surrogate, which has no UTF-8 form for libyaml

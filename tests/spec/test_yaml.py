@@ -324,3 +324,25 @@ def test_escape_naming_no_character_is_a_syntax_error(
         "YAML syntax: while parsing a quoted scalar at line 22, column 12: "
         "found invalid Unicode character escape code"
     )
+
+
+@pytest.mark.parametrize("mark", ["", "\ufeff"], ids=["without", "after a byte order mark"])
+@pytest.mark.parametrize(
+    ("text", "column", "message"),
+    [
+        (
+            "organization: @x\n",
+            15,
+            "YAML syntax: while scanning for the next token found "
+            "character '@' that cannot start any token",
+        ),
+        ("organization: *gone\n", 15, "YAML syntax: found undefined alias '*gone'"),
+        ('organization: "\x01"\n', 16, "YAML: control characters are not allowed"),
+    ],
+)
+def test_columns_count_what_an_editor_shows(
+    only_issue: OnlyIssue, mark: str, text: str, column: int, message: str
+) -> None:
+    issue = only_issue(mark + text)
+
+    assert (issue.line, issue.column, issue.message) == (1, column, message)
