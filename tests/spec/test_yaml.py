@@ -142,7 +142,8 @@ def test_value_a_tag_cannot_convert_is_an_error_where_it_stands(
     assert issue.message.startswith(f"YAML syntax: {message}")
 
 
-# libyaml leaves out what it found; the message names it, as PyYAML's own parser did.
+# libyaml leaves out what it found; the message names it, as PyYAML's own parser did, and says
+# where what libyaml was reading began when that is not where the error stands.
 @pytest.mark.parametrize(
     ("text", "position", "message"),
     [
@@ -170,20 +171,6 @@ def test_value_a_tag_cannot_convert_is_an_error_where_it_stands(
             "while parsing a quoted scalar at line 1, column 15: "
             "did not find expected hexadecimal number",
         ),
-    ],
-)
-def test_what_libyaml_found_is_named(
-    only_issue: OnlyIssue, text: str, position: tuple[int, int], message: str
-) -> None:
-    issue = only_issue(text)
-
-    assert (issue.line, issue.column) == position
-    assert issue.message == f"YAML syntax: {message}"
-
-
-@pytest.mark.parametrize(
-    ("text", "position", "message"),
-    [
         (
             "organization: [1, 2\n",
             (2, 1),
@@ -201,7 +188,7 @@ def test_what_libyaml_found_is_named(
         ),
     ],
 )
-def test_what_was_left_open_is_placed_where_it_began(
+def test_syntax_error_names_what_was_found_and_where_what_was_read_began(
     only_issue: OnlyIssue, text: str, position: tuple[int, int], message: str
 ) -> None:
     issue = only_issue(text)
