@@ -91,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EX_BROKEN_PIPE
 
 
-def _no_last_collection() -> None:
+# What happens at exit, tested in a subprocess, which the mutation tool cannot follow.
+def _no_last_collection() -> None:  # pragma: no mutate block
     """At exit, move every object out of the garbage collector's sight: as the interpreter
     tore down its modules, its last collections took apart, cycle by cycle, the structures the
     process still held (botocore's models among them), about 0.1 s of a command that read AWS,
