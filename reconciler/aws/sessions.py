@@ -330,7 +330,7 @@ class Sessions:
         self._region = region or configured_region or "us-east-1"
         # Member accounts share one client per service, signing with the bound account's keys.
         # Adaptive retry's client-side rate limit is therefore shared by them too.
-        members = _parsing_lightly(model_sharing_session(botocore.session.Session()))
+        members = _parsing_lightly(model_sharing_session())
         members.register_component(
             "credential_provider", botocore.credentials.CredentialResolver([_ActingAsProvider()])
         )
@@ -457,16 +457,14 @@ class _ModelFiles:
 _MODEL_FILES = _ModelFiles()
 
 
-def model_sharing_session(
-    session: botocore.session.Session | None = None,
-) -> botocore.session.Session:
-    """`session` (default: a new one configured from the environment), made to read AWS's
-    model files through the process's one loader. A loader keeps every file it has parsed
+def model_sharing_session() -> botocore.session.Session:
+    """A new botocore session configured from the environment, reading AWS's model files
+    through the process's one loader. A loader keeps every file it has parsed
     (endpoints, partitions, each service's model: IAM's is some 12 MB once parsed), so every
     session with a loader of its own held another copy: the events queue's, and each further
     `Sessions` (`import` makes two; the daemon makes one more when the document's management
     account, bootstrap role or endpoint changes). The files are read-only once loaded."""
-    return _MODEL_FILES.shared_with(botocore.session.get_session() if session is None else session)
+    return _MODEL_FILES.shared_with(botocore.session.get_session())
 
 
 def _parsing_lightly(session: botocore.session.Session) -> botocore.session.Session:
