@@ -157,16 +157,16 @@ def _one_run(
     status = command(options.concurrency)
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    moments = simulator.moments()
+    record = simulator.record()
     # The first member-account call waits for an account's credentials: until then only the
     # tree and the management account's own reads are asked for, and the simulator idles.
-    first_assume = moments.first_calls.get("sts:AssumeRole", (started, 0.0))
-    last_answer = moments.last_answer
+    first_assume = record.first_calls.get("sts:AssumeRole", (started, 0.0))
+    last_answer = record.last_answer
     run = ColdRun(
         wall=wall,
         cpu=(after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         simulator_cpu=simulator.cpu_seconds() - simulator_cpu,
-        calls=sum(simulator.counts().values()),
+        calls=sum(record.counts.values()),
         status=status,
         before_first_assume=first_assume[0] - started,
         after_last_answer=started + wall - last_answer[0],

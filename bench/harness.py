@@ -197,7 +197,8 @@ def _status(field_name: str) -> int:
 
 
 @dataclass(frozen=True)
-class Moments:
+class Record:
+    counts: dict[str, int]  # operation -> calls
     first_calls: dict[str, tuple[float, float]]  # operation -> (monotonic, simulator CPU s)
     last_answer: tuple[float, float]
 
@@ -243,16 +244,17 @@ class Simulator:
         self.control("latency", latency)
 
     def counts(self) -> dict[str, int]:
-        return dict(self.control("counts")["counts"])
+        return self.record().counts
 
-    def moments(self) -> Moments:
-        """When the first call of each operation came and the last answer left, since the
-        counts were cleared: as `time.monotonic()` here (one clock for every process on
-        Linux) and the simulator's CPU seconds then."""
+    def record(self) -> Record:
+        """What the simulator saw since the counts were cleared: the calls by operation, when
+        the first call of each operation came and when the last answer left, as
+        `time.monotonic()` here (one clock for every process on Linux) and the simulator's CPU
+        seconds then."""
         answer = self.control("counts")
         firsts = {name: (wall, cpu) for name, (wall, cpu) in answer["first_calls"].items()}
         wall, cpu = answer["last_answer"]
-        return Moments(firsts, (wall, cpu))
+        return Record(dict(answer["counts"]), firsts, (wall, cpu))
 
     def cpu_seconds(self) -> float:
         """User and system CPU time the simulator process has used so far."""
